@@ -1,0 +1,4 @@
+import type { Command } from "@commander-js/extra-typings";
+
+/** Registers the `cmesh chain` commands. */
+export function register(_program: Command): void {}
