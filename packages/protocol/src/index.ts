@@ -1,0 +1,2 @@
+export * from "./synapse.ts";
+export * from "./synapses-compute.ts";
