@@ -1,1 +1,3 @@
 export * from "./errors.ts";
+export * from "./catalog.ts";
+export * from "./scoring.ts";
