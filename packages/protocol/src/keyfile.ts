@@ -1,3 +1,5 @@
+import { createRequire } from "node:module";
+import { Worker } from "node:worker_threads";
 import { createDecipheriv, createHmac, pbkdf2Sync, timingSafeEqual } from "node:crypto";
 import type { KeyringPair } from "@polkadot/keyring/types";
 import { hexToU8a, isHex, u8aToHex } from "@polkadot/util";
@@ -46,20 +48,44 @@ async function ready(): Promise<typeof sodium> {
   return sodium;
 }
 
-/** Argon2i13 key from the password and btwallet's fixed salt. Synchronous in WASM: ~5 s with BTWALLET_KDF. */
+const kdfWorkerSource = `
+const { parentPort, workerData } = require("node:worker_threads");
+const sodium = require(workerData.sodiumPath);
+sodium.ready.then(() => {
+  const d = workerData;
+  parentPort.postMessage(sodium.crypto_pwhash(d.keyBytes, d.password, d.salt, d.opslimit, d.memlimit, sodium.crypto_pwhash_ALG_ARGON2I13));
+});
+`;
+
+/**
+ * Argon2i13 key from the password and btwallet's fixed salt (~5 s and 512 MiB with BTWALLET_KDF). It runs in a
+ * worker thread so the event loop (and a CLI spinner) keeps going.
+ */
 export async function deriveKeyfileKey(password: string, kdf: KdfParams = BTWALLET_KDF): Promise<Uint8Array> {
   const s = await ready();
   if (kdf.opslimit < 3 || kdf.memlimit < 8192) {
     throw new RangeError("Argon2i13 needs opslimit ≥ 3 and memlimit ≥ 8192 bytes");
   }
-  return s.crypto_pwhash(
-    s.crypto_secretbox_KEYBYTES,
-    new TextEncoder().encode(password),
-    NACL_SALT,
-    kdf.opslimit,
-    kdf.memlimit,
-    s.crypto_pwhash_ALG_ARGON2I13,
-  );
+  const worker = new Worker(kdfWorkerSource, {
+    eval: true,
+    workerData: {
+      sodiumPath: createRequire(import.meta.url).resolve("libsodium-wrappers-sumo"),
+      keyBytes: s.crypto_secretbox_KEYBYTES,
+      password: new TextEncoder().encode(password),
+      salt: NACL_SALT,
+      opslimit: kdf.opslimit,
+      memlimit: kdf.memlimit,
+    },
+  });
+  try {
+    return await new Promise<Uint8Array>((resolve, reject) => {
+      worker.once("message", (key: Uint8Array) => resolve(new Uint8Array(key)));
+      worker.once("error", reject);
+      worker.once("exit", (code) => reject(new Error(`Argon2i worker exited with code ${code}`)));
+    });
+  } finally {
+    await worker.terminate();
+  }
 }
 
 export function isNaclEncrypted(data: Uint8Array): boolean {
