@@ -4,6 +4,7 @@ export * from "./dendrite.ts";
 export * from "./errors.ts";
 export * from "./keyfile.ts";
 export * from "./pystr.ts";
+export * from "./receipts.ts";
 export * from "./synapse.ts";
 export * from "./synapses-compute.ts";
 export * from "./synapses-jobs.ts";

@@ -1,4 +1,4 @@
-import type { ColumnType, Generated } from "kysely";
+import type { Generated } from "kysely";
 
 /**
  * Tables of the validator store. The same schema runs on SQLite and PostgreSQL, so booleans are 0/1 integers,
@@ -18,8 +18,8 @@ export interface ValidatorDatabase {
 
 type Bool01 = number;
 type IsoTime = string;
-/** An integer column that PostgreSQL may return as a string (bigint). */
-type Int = ColumnType<number, number, number>;
+/** An integer column (rows are normalized to numbers on read). */
+type Int = number;
 
 export interface MinersTable {
   hotkey: string;
