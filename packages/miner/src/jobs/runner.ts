@@ -234,7 +234,7 @@ export class JobRunner {
     if (live) {
       live.kill ??= { kind: "cancel", reason: why };
       await live.container?.kill().catch(() => undefined);
-      await Promise.race([live.done, sleep(15_000)]);
+      await Promise.race([live.done, sleep(10_000)]);
     } else {
       this.finish(jobId, { state: "cancelled", reason: why, exitCode: null });
     }
