@@ -1,4 +1,4 @@
-import { Keyring } from "@polkadot/keyring";
+import { DEV_PHRASE, Keyring } from "@polkadot/keyring";
 import type { KeyringPair } from "@polkadot/keyring/types";
 import { hexToU8a, isHex, u8aToHex, u8aToU8a, u8aWrapBytes } from "@polkadot/util";
 import { cryptoWaitReady, decodeAddress, signatureVerify } from "@polkadot/util-crypto";
@@ -26,7 +26,9 @@ export function newKeyring(): Keyring {
  * path ("phrase//hard/soft"). Call `await cryptoReady()` first.
  */
 export function keypairFromUri(uri: string): KeyringPair {
-  return newKeyring().addFromUri(uri);
+  // Like Substrate (and btwallet), a URI that is only a derivation path ("/Bob//test") starts from the dev phrase;
+  // polkadot-js does this for "//" paths only.
+  return newKeyring().addFromUri(uri.startsWith("/") ? `${DEV_PHRASE}${uri}` : uri);
 }
 
 /** Signs UTF-8 text (never interpreted as hex) and returns "0x" + 128 hex chars. */
