@@ -91,6 +91,7 @@ export class Axon {
   private readonly verifier: NonceVerifier;
   private readonly stopping = new AbortController();
   private app: FastifyInstance | undefined;
+  private closing = false;
   private boundPort = 0;
 
   constructor(private readonly opts: AxonOptions) {
@@ -134,7 +135,7 @@ export class Axon {
     const bodyLimit =
       this.opts.maxBodyBytes ??
       Math.max(1024 * 1024, ...[...this.routes.values()].map((r) => r.def.maxBodyBytes));
-    const app = Fastify({ logger: false, bodyLimit, forceCloseConnections: "idle" });
+    const app = Fastify({ logger: false, bodyLimit, forceCloseConnections: "idle", keepAliveTimeout: 5000 });
     app.removeAllContentTypeParsers();
     app.addContentTypeParser("*", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
     app.setErrorHandler((err: { statusCode?: number; message: string }, _req, reply) => {
@@ -158,6 +159,9 @@ export class Axon {
   async stop(): Promise<void> {
     const app = this.app;
     if (!app) return;
+    // Answers sent from now on close their connection, so keep-alive sockets do not hold close() open.
+    this.closing = true;
+    app.server.closeIdleConnections();
     await app.close();
     this.stopping.abort();
     this.app = undefined;
@@ -191,6 +195,7 @@ export class Axon {
       a.env.axon.status_message = a.message;
       reply.headers(synapseHeaders(a.def, a.env, ""));
     }
+    if (this.closing) reply.header("connection", "close");
     reply
       .code(a.status)
       .header("content-type", "application/json")
