@@ -1,0 +1,166 @@
+/**
+ * The market the renter API sells: exactly the members of `Validator` that the API needs (see the market
+ * contract). A `Validator` from @computemesh/validator satisfies this interface structurally, so it is passed
+ * straight to `startApiServer({ backend: validator })`. Optional members are extensions the web UI uses when
+ * the backend offers them (the network page and miner view fall back to `listMachines` when absent).
+ */
+export interface MachineView {
+  minerHotkey: string;
+  uid: number;
+  axon: { ip: string; port: number } | null;
+  /** PROVEN model (catalog canonical name), null if not proven. */
+  gpuModel: string | null;
+  claimedGpuModel: string | null;
+  gpuCount: number;
+  vramGiB: number;
+  measuredTops: number | null;
+  simulated: boolean;
+  /** Credits per GPU-hour, from the miner's specs. */
+  pricePerGpuHour: number;
+  reliability: number;
+  verified: boolean;
+  lastProofAt: string | null;
+  allocated: boolean;
+  score: number;
+  cpuCores: number;
+  ramGiB: number;
+  diskGiB: number;
+}
+
+export interface RentRequest {
+  minerHotkey: string;
+  sshPublicKey: string;
+  durationSec: number;
+  image?: string;
+  resources?: {
+    cpu?: { count: number };
+    gpu?: { count: number };
+    hard_disk?: { capacity: number };
+    ram?: { capacity: number };
+  };
+}
+
+export interface AllocationView {
+  allocationId: string;
+  minerHotkey: string;
+  state: "active" | "released" | "lost";
+  ssh: { host: string; port: number; user: string };
+  sshCommand: string;
+  startedAt: string;
+  expiresAt: string;
+  endedAt?: string;
+  endReason?: string;
+}
+
+export interface JobSpec {
+  image: string;
+  command: string[];
+  env?: Record<string, string>;
+  inputs?: { path: string; contentBase64: string }[];
+  outputPaths?: string[];
+  limits?: {
+    downloadSec?: number;
+    executionSec?: number;
+    uploadSec?: number;
+    memoryMiB?: number;
+    cpus?: number;
+  };
+}
+
+export type JobState = "queued" | "accepted" | "running" | "completed" | "failed" | "timed_out" | "cancelled";
+export const JOB_STATES: readonly JobState[] = [
+  "queued",
+  "accepted",
+  "running",
+  "completed",
+  "failed",
+  "timed_out",
+  "cancelled",
+];
+export const TERMINAL_JOB_STATES: readonly JobState[] = ["completed", "failed", "timed_out", "cancelled"];
+
+export interface JobView {
+  jobId: string;
+  minerHotkey: string | null;
+  state: JobState;
+  exitCode?: number | null;
+  reason?: string;
+  createdAt: string;
+  startedAt?: string;
+  endedAt?: string;
+  stdoutBytes: number;
+  stderrBytes: number;
+}
+
+export interface AllocationEvent {
+  allocationId: string;
+  kind: "started" | "released" | "lost";
+  reason?: string;
+}
+
+/** One row of the metagraph as the network page shows it (optional backend extension). */
+export interface NeuronView {
+  uid: number;
+  hotkey: string;
+  coldkey?: string;
+  stake: number;
+  incentive: number;
+  dividends: number;
+  emission: number;
+  trust: number;
+  validatorPermit?: boolean;
+  isValidator?: boolean;
+}
+export interface NetworkView {
+  netuid?: number;
+  block?: number;
+  epoch?: number;
+  neurons: NeuronView[];
+  /** Totals per past epoch, oldest first, for the charts. */
+  history?: {
+    epoch: number;
+    block?: number;
+    totalEmission: number;
+    meanIncentive: number;
+    neurons: number;
+  }[];
+}
+/** A machine's proof-of-GPU and score history (optional backend extension). */
+export interface MachineHistoryView {
+  proofs: {
+    at: string;
+    passed: boolean;
+    model: string | null;
+    measuredTops: number | null;
+    reason?: string;
+  }[];
+  scores: { at: string; score: number; reliability?: number; online?: boolean }[];
+}
+export interface JobReceiptView {
+  jobId: string;
+  payload: Record<string, unknown>;
+  validatorSignature?: string;
+  minerSignature?: string;
+}
+
+export interface MarketBackend {
+  listMachines(): Promise<MachineView[]>;
+  rent(req: RentRequest): Promise<AllocationView>;
+  release(allocationId: string, reason: string): Promise<AllocationView>;
+  allocation(allocationId: string): Promise<AllocationView | undefined>;
+  onAllocationEvent(cb: (e: AllocationEvent) => void): () => void;
+  submitJob(spec: JobSpec, opts?: { minerHotkey?: string }): Promise<JobView>;
+  job(jobId: string): Promise<JobView | undefined>;
+  jobLogs(
+    jobId: string,
+    fromOffset?: { stdout: number; stderr: number },
+  ): Promise<{ stdout: string; stderr: string; done: boolean }>;
+  jobOutputs(jobId: string): Promise<{ path: string; contentBase64: string }[]>;
+  cancelJob(jobId: string): Promise<JobView>;
+  /** Optional: the metagraph for the network page. */
+  network?(): Promise<NetworkView>;
+  /** Optional: proof and score history of one miner's machine. */
+  machineHistory?(minerHotkey: string): Promise<MachineHistoryView>;
+  /** Optional: the signed receipt of a finished job. */
+  jobReceipt?(jobId: string): Promise<JobReceiptView | undefined>;
+}

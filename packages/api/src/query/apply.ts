@@ -1,0 +1,70 @@
+import type { MachineView } from "../backend.ts";
+import { FIELDS } from "./fields.ts";
+import type { Filter, Scalar, SearchQuery } from "./parse.ts";
+
+/** Defaults that apply unless the query names the field (or sets it to `any`): only proven machines. */
+export const DEFAULT_FILTERS: Filter[] = [{ field: "verified", op: "eq", value: true }];
+export const DEFAULT_SORT = [{ field: "price", direction: "asc" as const }];
+
+/** Adds the defaults the renter did not override, so the response can echo exactly what was applied. */
+export function withDefaults(q: SearchQuery): SearchQuery {
+  const named = new Set([...q.filters.map((f) => f.field), ...q.any]);
+  return {
+    ...q,
+    filters: [...DEFAULT_FILTERS.filter((d) => !named.has(d.field)), ...q.filters],
+    sort: q.sort.length > 0 ? q.sort : DEFAULT_SORT,
+  };
+}
+
+function same(a: string | number | boolean, b: Scalar): boolean {
+  if (typeof a === "string" && typeof b === "string") return a.toLowerCase() === b.toLowerCase();
+  return a === b;
+}
+
+export function matches(m: MachineView, f: Filter, nowMs: number): boolean {
+  const v = FIELDS[f.field].get(m, nowMs);
+  if (v === null) return f.op === "ne" || f.op === "nin";
+  switch (f.op) {
+    case "eq":
+      return same(v, f.value as Scalar);
+    case "ne":
+      return !same(v, f.value as Scalar);
+    case "in":
+      return (f.value as Scalar[]).some((x) => same(v, x));
+    case "nin":
+      return !(f.value as Scalar[]).some((x) => same(v, x));
+    case "gt":
+      return (v as number) > (f.value as number);
+    case "gte":
+      return (v as number) >= (f.value as number);
+    case "lt":
+      return (v as number) < (f.value as number);
+    case "lte":
+      return (v as number) <= (f.value as number);
+  }
+}
+
+function compare(a: string | number | boolean | null, b: string | number | boolean | null): number {
+  if (a === b) return 0;
+  if (a === null) return 1;
+  if (b === null) return -1;
+  if (typeof a === "string" && typeof b === "string") return a.localeCompare(b);
+  return Number(a) < Number(b) ? -1 : 1;
+}
+
+/** Filters, sorts (nulls last, hotkey as the final tie-break so results are stable) and limits. */
+export function applyQuery(
+  machines: readonly MachineView[],
+  q: SearchQuery,
+  nowMs: number,
+): { total: number; machines: MachineView[] } {
+  const hits = machines.filter((m) => q.filters.every((f) => matches(m, f, nowMs)));
+  hits.sort((x, y) => {
+    for (const key of q.sort) {
+      const c = compare(FIELDS[key.field].get(x, nowMs), FIELDS[key.field].get(y, nowMs));
+      if (c !== 0) return key.direction === "asc" ? c : -c;
+    }
+    return x.minerHotkey < y.minerHotkey ? -1 : x.minerHotkey > y.minerHotkey ? 1 : 0;
+  });
+  return { total: hits.length, machines: hits.slice(0, q.limit) };
+}
