@@ -217,7 +217,7 @@ export async function runPogRound(
   const fullSize = sizeGemm(model, claim.count);
   const computeMs = simulated
     ? expectedGemmSeconds(model, claim.count, fullSize) * 1000
-    : Math.max(t1 - t0 - rttMs, 1e-3);
+    : Math.max(t1 - t0 - rttMs, 1e-9);
   const measuredTops = (simulated ? workloadOps(fullSize) : workloadOps(spec)) / (computeMs / 1000) / 1e12;
   base.computeMs = computeMs;
   base.measuredTops = measuredTops;
@@ -328,7 +328,7 @@ async function runVram(
     pages: vramPageCount(spec),
     fillMs,
     deadlineMs,
-    bandwidthGBs: trafficBytes / (Math.max(fillMs - rttMs, 1e-3) / 1000) / 1e9,
+    bandwidthGBs: trafficBytes / (Math.max(fillMs - rttMs, 1e-9) / 1000) / 1e9,
     passed: false,
   };
   const f = filled.response;
@@ -407,7 +407,7 @@ function queryFailure(
     case "unreachable":
       return ["UNREACHABLE", message];
     default:
-      return res.status === 413 ? ["OVERSIZED_ANSWER", message] : ["MINER_REFUSED", message];
+      return ["MINER_REFUSED", message];
   }
 }
 

@@ -20,9 +20,9 @@ export class UuidRegistry {
     }
     this.byHotkey.set(hotkey, next);
     for (const uuid of next) {
-      let holders = this.byUuid.get(uuid);
-      if (!holders) this.byUuid.set(uuid, (holders = new Set()));
+      const holders = this.byUuid.get(uuid) ?? new Set<string>();
       holders.add(hotkey);
+      this.byUuid.set(uuid, holders);
     }
     const conflicts = this.conflictsOf(hotkey);
     return conflicts.length === 0 ? { ok: true } : { ok: false, conflicts };
