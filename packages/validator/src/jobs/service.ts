@@ -471,8 +471,8 @@ export class JobService {
     if (row.finalized || !row.minerHotkey || !isTerminalJobState(status.state)) return;
     const target = await this.targetOf(row.minerHotkey);
     const problems: string[] = [];
-    let stdout = Buffer.alloc(0);
-    let stderr = Buffer.alloc(0);
+    let stdout: Buffer = Buffer.alloc(0);
+    let stderr: Buffer = Buffer.alloc(0);
     let outputs: JobOutputFile[] = [];
     if (target) {
       const logs = await this.fetchAllLogs(target, jobId);
@@ -492,7 +492,8 @@ export class JobService {
       } else problems.push(`outputs unavailable: ${failureText(out)}`);
     } else problems.push("miner has no axon address; logs and outputs unavailable");
 
-    const reason = [status.reason, ...problems].filter(Boolean).join("; ") || null;
+    const earlier = row.attempts > 0 ? row.reason : null; // why the job moved to this miner
+    const reason = [earlier, status.reason, ...problems].filter(Boolean).join("; ") || null;
     const ended = await this.patch(jobId, {
       state: status.state,
       exitCode: status.exitCode,

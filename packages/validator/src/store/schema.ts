@@ -83,7 +83,8 @@ export interface WeightSetsTable {
   id: Generated<number>;
   /** Unique: one weight set per epoch, whatever the number of attempts and restarts. */
   epoch: Int;
-  status: "pending" | "ok" | "failed";
+  /** skipped: every score was 0, so there was nothing to set. */
+  status: "pending" | "ok" | "failed" | "skipped";
   attempts: Int;
   uids_json: string;
   weights_json: string;

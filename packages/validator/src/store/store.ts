@@ -272,7 +272,7 @@ export class ValidatorStore {
   // ---------- proof-of-GPU ----------
 
   /** Stores a round's verdict once (keyed by round id). Returns false when the round was already stored. */
-  async recordPogResult(r: NewPogResult): Promise<boolean> {
+  async recordPogResult(r: NewPogResult, nextPogAt?: string | null): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
       const res = await trx
         .insertInto("pog_results")
@@ -293,7 +293,16 @@ export class ValidatorStore {
         .onConflict((oc) => oc.column("round_id").doNothing())
         .executeTakeFirst();
       const inserted = Number(res.numInsertedOrUpdatedRows ?? 0n) > 0;
-      if (inserted) await insertProbe(trx, r.hotkey, "pog", r.passed, r.finishedAt);
+      if (inserted) {
+        await insertProbe(trx, r.hotkey, "pog", r.passed, r.finishedAt);
+        if (nextPogAt !== undefined) {
+          await trx
+            .updateTable("miners")
+            .set({ next_pog_at: nextPogAt })
+            .where("hotkey", "=", r.hotkey)
+            .execute();
+        }
+      }
       return inserted;
     });
   }
@@ -306,6 +315,19 @@ export class ValidatorStore {
       .orderBy("finished_at", "desc")
       .orderBy("id", "desc")
       .executeTakeFirst();
+    return row ? normalizePog(row) : undefined;
+  }
+
+  /** The latest round whose reason is not one of `inconclusive` (rounds that could not run say nothing). */
+  async latestConclusivePog(
+    hotkey: string,
+    inconclusive: readonly string[],
+  ): Promise<PogResultRow | undefined> {
+    let q = this.db.selectFrom("pog_results").selectAll().where("hotkey", "=", hotkey);
+    if (inconclusive.length > 0) {
+      q = q.where((eb) => eb.or([eb("reason", "is", null), eb("reason", "not in", [...inconclusive])]));
+    }
+    const row = await q.orderBy("finished_at", "desc").orderBy("id", "desc").executeTakeFirst();
     return row ? normalizePog(row) : undefined;
   }
 
@@ -485,6 +507,16 @@ export class ValidatorStore {
       .execute();
   }
 
+  /** Marks an epoch's weights as not sent, with the reason (e.g. every score was 0). */
+  async skipWeightSet(epoch: number, reason: string, now: string): Promise<void> {
+    await this.db
+      .updateTable("weight_sets")
+      .set({ status: "skipped", last_error: reason, updated_at: now })
+      .where("epoch", "=", epoch)
+      .where("status", "=", "pending")
+      .execute();
+  }
+
   // ---------- allocations ----------
 
   async insertAllocation(row: AllocationRow): Promise<void> {
@@ -601,6 +633,50 @@ export class ValidatorStore {
       .onConflict((oc) => oc.doNothing())
       .executeTakeFirst();
     return Number(res.numInsertedOrUpdatedRows ?? 0n) > 0;
+  }
+
+  /** Receipts this validator signed that still wait for the miner's countersignature, in chain order. */
+  async pendingOwnReceipts(): Promise<ReceiptRow[]> {
+    const rows = await this.db
+      .selectFrom("receipts")
+      .selectAll()
+      .where("source", "=", "own")
+      .where("miner_signature", "=", "")
+      .orderBy("allocation_id")
+      .orderBy("seq")
+      .execute();
+    return rows.map(normalizeReceipt);
+  }
+
+  async completeReceipt(receiptId: string, minerSignature: string): Promise<void> {
+    await this.db
+      .updateTable("receipts")
+      .set({ miner_signature: minerSignature })
+      .where("receipt_id", "=", receiptId)
+      .where("miner_signature", "=", "")
+      .execute();
+  }
+
+  async lastReceiptOf(allocationId: string): Promise<ReceiptRow | undefined> {
+    const row = await this.db
+      .selectFrom("receipts")
+      .selectAll()
+      .where("allocation_id", "=", allocationId)
+      .orderBy("seq", "desc")
+      .executeTakeFirst();
+    return row ? normalizeReceipt(row) : undefined;
+  }
+
+  /** Every countersigned receipt (own and fetched). */
+  async completeReceipts(): Promise<ReceiptRow[]> {
+    const rows = await this.db
+      .selectFrom("receipts")
+      .selectAll()
+      .where("miner_signature", "!=", "")
+      .orderBy("allocation_id")
+      .orderBy("seq")
+      .execute();
+    return rows.map(normalizeReceipt);
   }
 
   async receiptsForMiner(minerHotkey: string): Promise<ReceiptRow[]> {
