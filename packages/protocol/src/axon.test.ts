@@ -82,7 +82,7 @@ describe("axon and dendrite round trip", () => {
   it("answers the full synapse JSON with axon status in body and headers", async () => {
     const axon = await startAxon();
     const d = new Dendrite({ hotkey: bob });
-    const p = d.prepare(targetOf(axon), Echo, { text: "x" }, 5);
+    const p = d.prepare(targetOf(axon), Echo, { text: "x", times: 1 }, 5);
     const r = await post(p.url, p.headers, p.body);
     expect(r.status).toBe(200);
     expect(r.headers.get("bt_header_axon_status_code")).toBe("200");
@@ -104,16 +104,16 @@ describe("axon and dendrite round trip", () => {
   it("maps handler outcomes: SynapseError status, crash 500, invalid response 500", async () => {
     const axon = await startAxon();
     const d = new Dendrite({ hotkey: bob });
-    expect(await d.query(targetOf(axon), Echo, { text: "refuse" })).toMatchObject({
+    expect(await d.query(targetOf(axon), Echo, { text: "refuse", times: 1 })).toMatchObject({
       ok: false,
       status: 409,
       kind: "bad_request",
       message: "text refused",
     });
-    const crash = await d.query(targetOf(axon), Echo, { text: "crash" });
+    const crash = await d.query(targetOf(axon), Echo, { text: "crash", times: 1 });
     expect(crash).toMatchObject({ ok: false, status: 500, kind: "server_error" });
     expect(crash.ok || crash.message).toMatch(/^Internal Server Error #[0-9a-f-]{36}$/);
-    expect(await d.query(targetOf(axon), Echo, { text: "invalid" })).toMatchObject({
+    expect(await d.query(targetOf(axon), Echo, { text: "invalid", times: 1 })).toMatchObject({
       ok: false,
       status: 500,
       kind: "server_error",
@@ -124,7 +124,7 @@ describe("axon and dendrite round trip", () => {
 describe("reference §1.7 status codes and messages", () => {
   it("tampered body → 500", async () => {
     const axon = await startAxon();
-    const p = new Dendrite({ hotkey: bob }).prepare(targetOf(axon), Echo, { text: "pay 1" }, 5);
+    const p = new Dendrite({ hotkey: bob }).prepare(targetOf(axon), Echo, { text: "pay 1", times: 1 }, 5);
     const r = await post(p.url, p.headers, p.body.replace("pay 1", "pay 9"));
     expect(r.status).toBe(500);
     expect(r.json.message).toMatch(/^Internal Server Error #[0-9a-f-]{36}$/);
@@ -132,7 +132,7 @@ describe("reference §1.7 status codes and messages", () => {
 
   it("wrong signer → 401 signature mismatch", async () => {
     const axon = await startAxon();
-    const p = new Dendrite({ hotkey: bob }).prepare(targetOf(axon), Echo, { text: "x" }, 5);
+    const p = new Dendrite({ hotkey: bob }).prepare(targetOf(axon), Echo, { text: "x", times: 1 }, 5);
     const nonce = p.headers.bt_header_dendrite_nonce;
     const uuid = p.headers.bt_header_dendrite_uuid;
     const message = requestSigningMessage(BigInt(nonce), bob.address, alice.address, uuid, p.bodyHash);
@@ -148,7 +148,7 @@ describe("reference §1.7 status codes and messages", () => {
     const p = new Dendrite({ hotkey: bob }).prepare(
       { ...targetOf(axon), hotkey: eve.address },
       Echo,
-      { text: "x" },
+      { text: "x", times: 1 },
       5,
     );
     const r = await post(p.url, p.headers, p.body);
@@ -158,7 +158,7 @@ describe("reference §1.7 status codes and messages", () => {
 
   it("replayed nonce → 401", async () => {
     const axon = await startAxon();
-    const p = new Dendrite({ hotkey: bob }).prepare(targetOf(axon), Echo, { text: "x" }, 5);
+    const p = new Dendrite({ hotkey: bob }).prepare(targetOf(axon), Echo, { text: "x", times: 1 }, 5);
     expect((await post(p.url, p.headers, p.body)).status).toBe(200);
     const again = await post(p.url, p.headers, p.body);
     expect(again.status).toBe(401);
@@ -169,7 +169,7 @@ describe("reference §1.7 status codes and messages", () => {
 
   it("stale nonce on first contact → 401 with the allowed delta", async () => {
     const axon = await startAxon();
-    const p = new Dendrite({ hotkey: bob }).prepare(targetOf(axon), Echo, { text: "x" }, 5);
+    const p = new Dendrite({ hotkey: bob }).prepare(targetOf(axon), Echo, { text: "x", times: 1 }, 5);
     const old = timeNs() - 20_000_000_000n;
     const uuid = p.headers.bt_header_dendrite_uuid;
     const sig = signText(bob, requestSigningMessage(old, bob.address, alice.address, uuid, p.bodyHash));
@@ -192,7 +192,7 @@ describe("reference §1.7 status codes and messages", () => {
       ["bt_header_dendrite_nonce", "Missing Nonce"],
       ["bt_header_dendrite_hotkey", "Missing Hotkey"],
     ]) {
-      const p = d.prepare(targetOf(axon), Echo, { text: "x" }, 5);
+      const p = d.prepare(targetOf(axon), Echo, { text: "x", times: 1 }, 5);
       const { [header]: _removed, ...headers } = p.headers;
       const r = await post(p.url, headers, p.body);
       expect(r.status).toBe(401);
@@ -219,7 +219,7 @@ describe("reference §1.7 status codes and messages", () => {
 
   it("malformed headers → 500", async () => {
     const axon = await startAxon();
-    const p = new Dendrite({ hotkey: bob }).prepare(targetOf(axon), Echo, { text: "x" }, 5);
+    const p = new Dendrite({ hotkey: bob }).prepare(targetOf(axon), Echo, { text: "x", times: 1 }, 5);
     const r = await post(p.url, { ...p.headers, bt_header_dendrite_nonce: "soon" }, p.body);
     expect(r.status).toBe(500);
     expect(r.json.message).toMatch(/^Internal Server Error #/);
@@ -233,7 +233,7 @@ describe("reference §1.7 status codes and messages", () => {
         return caller.hotkey === eve.address ? "not registered" : null;
       },
     });
-    const r = await new Dendrite({ hotkey: eve }).query(targetOf(axon), Echo, { text: "x" });
+    const r = await new Dendrite({ hotkey: eve }).query(targetOf(axon), Echo, { text: "x", times: 1 });
     expect(r).toMatchObject({
       ok: false,
       status: 403,
@@ -242,11 +242,13 @@ describe("reference §1.7 status codes and messages", () => {
     });
     expect(seen).toEqual([{ hotkey: eve.address, ip: "127.0.0.1" }]);
     // Eve claiming to be Bob fails verification before the hook runs.
-    const p = new Dendrite({ hotkey: eve }).prepare(targetOf(axon), Echo, { text: "x" }, 5);
+    const p = new Dendrite({ hotkey: eve }).prepare(targetOf(axon), Echo, { text: "x", times: 1 }, 5);
     const r2 = await post(p.url, { ...p.headers, bt_header_dendrite_hotkey: bob.address }, p.body);
     expect(r2.status).toBe(401);
     expect(seen).toHaveLength(1);
-    expect(await new Dendrite({ hotkey: bob }).query(targetOf(axon), Echo, { text: "x" })).toMatchObject({
+    expect(
+      await new Dendrite({ hotkey: bob }).query(targetOf(axon), Echo, { text: "x", times: 1 }),
+    ).toMatchObject({
       ok: true,
     });
   });
@@ -254,15 +256,15 @@ describe("reference §1.7 status codes and messages", () => {
   it("body problems: invalid JSON and schema → 422, too large → 413", async () => {
     const axon = await startAxon();
     const d = new Dendrite({ hotkey: bob });
-    const p = d.prepare(targetOf(axon), Echo, { text: "x" }, 5);
+    const p = d.prepare(targetOf(axon), Echo, { text: "x", times: 1 }, 5);
     const notJson = await post(p.url, p.headers, "{not json");
     expect(notJson.status).toBe(422);
     expect(notJson.json.detail).toEqual([expect.objectContaining({ type: "json_invalid" })]);
-    const p2 = d.prepare(targetOf(axon), Echo, { text: "x" }, 5);
+    const p2 = d.prepare(targetOf(axon), Echo, { text: "x", times: 1 }, 5);
     const wrongType = await post(p2.url, p2.headers, p2.body.replace('"text":"x"', '"text":7'));
     expect(wrongType.status).toBe(422);
     expect(wrongType.json.detail).toEqual([expect.objectContaining({ loc: ["body", "text"] })]);
-    expect(await d.query(targetOf(axon), Echo, { text: "y".repeat(5000) })).toMatchObject({
+    expect(await d.query(targetOf(axon), Echo, { text: "y".repeat(5000), times: 1 })).toMatchObject({
       ok: false,
       status: 413,
       kind: "bad_request",
@@ -331,7 +333,7 @@ describe("timeouts, priority, shutdown", () => {
     await new Promise((r) => setTimeout(r, 100));
     await axon.stop();
     expect(await inflight).toMatchObject({ ok: true, response: { tag: "drained" } });
-    expect(await d.query(t, Echo, { text: "x" })).toMatchObject({
+    expect(await d.query(t, Echo, { text: "x", times: 1 })).toMatchObject({
       ok: false,
       status: 503,
       kind: "unreachable",
@@ -348,7 +350,7 @@ describe("timeouts, priority, shutdown", () => {
     const results = await d.queryMany(
       [targetOf(a1), deadTarget, targetOf(a2)],
       Echo,
-      { text: "m" },
+      { text: "m", times: 1 },
       { timeoutMs: 2000 },
     );
     expect(results.map((r) => (r.ok ? "ok" : r.kind))).toEqual(["ok", "unreachable", "ok"]);
@@ -363,9 +365,7 @@ describe("timeouts, priority, shutdown", () => {
       const r = await new Dendrite({ hotkey: bob }).query(
         { ip: "127.0.0.1", port, hotkey: alice.address },
         Echo,
-        {
-          text: "x",
-        },
+        { text: "x", times: 1 },
       );
       expect(r).toMatchObject({ ok: false, status: 422, kind: "invalid_response" });
     } finally {
