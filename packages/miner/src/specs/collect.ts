@@ -4,6 +4,7 @@ import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { statfs } from "node:fs/promises";
 import os from "node:os";
+import { dirname, resolve } from "node:path";
 import type { GpuSpec, MachineSpecs } from "@computemesh/protocol";
 import { MachineSpecsSchema } from "@computemesh/protocol";
 import { MINER_VERSION } from "../version.ts";
@@ -95,10 +96,21 @@ function distro(): string | null {
   }
 }
 
+/** statfs of `path`, or of its nearest existing ancestor (the data directory may not exist yet). */
+async function diskAt(path: string) {
+  for (let p = resolve(path); ; p = dirname(p)) {
+    try {
+      return await statfs(p);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT" || dirname(p) === p) throw err;
+    }
+  }
+}
+
 export async function collectSpecs(options: CollectSpecsOptions): Promise<MachineSpecs> {
   const [gpu, disk, docker] = await Promise.all([
     probeGpus(options.nvidiaSmi),
-    statfs(options.dataDir),
+    diskAt(options.dataDir),
     options.docker
       ? options.docker().catch(() => ({ available: false, serverVersion: null, nvidiaRuntime: false }))
       : Promise.resolve({ available: false, serverVersion: null, nvidiaRuntime: false }),
