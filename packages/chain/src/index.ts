@@ -12,3 +12,7 @@ export {
   type YumaScenarioEpoch,
   yumaScenarioSchema,
 } from "./yuma/scenario.ts";
+export { connectChain } from "./connect.ts";
+export { connectLocalChain, type RpcOptions, WsTransport } from "./rpc/client.ts";
+export { type LocalChainServer, serveLocalChain } from "./rpc/server.ts";
+export { RPC as LOCAL_CHAIN_RPC_METHODS } from "./rpc/wire.ts";
