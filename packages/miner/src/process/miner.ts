@@ -24,7 +24,7 @@ import { attachJobRunner } from "../jobs/index.ts";
 import type { JobRunner } from "../jobs/runner.ts";
 import { DockerRuntime } from "../runtime/docker.ts";
 import { openMinerStore } from "../store/store.ts";
-import { collectSpecs } from "../specs/collect.ts";
+import { collectSpecs, freeDiskBytes } from "../specs/collect.ts";
 import { accessRefusal } from "./access.ts";
 import { type MinerConfig, type MinerConfigInput, MinerConfigSchema } from "./config.ts";
 import { MinerMetrics, serverPort } from "./metrics.ts";
@@ -225,7 +225,7 @@ export async function startMiner(input: MinerConfigInput, deps: MinerDeps): Prom
         nvidiaRuntime: facts.nvidiaRuntime,
         cpuCount: specs.cpu.count,
         ramBytes: specs.ram.total,
-        diskFreeBytes: async () => (await specsOf()).hard_disk.free,
+        diskFreeBytes: () => freeDiskBytes(config.dataDir),
       },
       images: config.images,
       ssh: { bindHost: config.ssh.bindHost, advertisedHost, portRange: config.ssh.portRange },

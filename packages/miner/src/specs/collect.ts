@@ -107,6 +107,12 @@ async function diskAt(path: string) {
   }
 }
 
+/** Free bytes (for unprivileged use) on the filesystem holding `path`. */
+export async function freeDiskBytes(path: string): Promise<number> {
+  const disk = await diskAt(path);
+  return disk.bavail * disk.bsize;
+}
+
 export async function collectSpecs(options: CollectSpecsOptions): Promise<MachineSpecs> {
   const [gpu, disk, docker] = await Promise.all([
     probeGpus(options.nvidiaSmi),
