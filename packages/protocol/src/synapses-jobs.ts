@@ -68,7 +68,10 @@ export const JobImageSchema = z
   .max(255)
   .regex(IMAGE_RE, "image must be a Docker image reference");
 
-const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+/** Padded standard base64 (checked without a backtracking regex: inputs can be megabytes). */
+function isPaddedBase64(s: string): boolean {
+  return s.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(s);
+}
 /** Decoded byte length of a (valid, padded) base64 string, without decoding it. */
 export function base64DecodedLength(b64: string): number {
   const pad = b64.endsWith("==") ? 2 : b64.endsWith("=") ? 1 : 0;
@@ -81,7 +84,7 @@ export const JobInputFileSchema = z.object({
   contentBase64: z
     .string()
     .max(maxBase64Chars, "input file is larger than the input size cap")
-    .regex(BASE64_RE, "contentBase64 must be padded base64"),
+    .refine(isPaddedBase64, "contentBase64 must be padded base64"),
 });
 
 export const JobLimitsSchema = z.object({
@@ -234,7 +237,7 @@ export const JobLogs = defineSynapse({
 
 export const JobOutputFileSchema = z.object({
   path: JobRelativePathSchema,
-  contentBase64: z.string().regex(BASE64_RE),
+  contentBase64: z.string().refine(isPaddedBase64, "contentBase64 must be padded base64"),
 });
 export type JobOutputFile = z.infer<typeof JobOutputFileSchema>;
 

@@ -107,8 +107,8 @@ export function jobContainerOptions(args: {
       Init: true,
       AutoRemove: false,
       RestartPolicy: { Name: "no" },
-      // Docker keeps a bounded copy so a restarted miner can replay what it missed.
-      LogConfig: { Type: "json-file", Config: { "max-size": "2m", "max-file": "1" } },
+      // Docker keeps a bounded copy (JSON lines, several times the raw size) so a restarted miner can replay it.
+      LogConfig: { Type: "json-file", Config: { "max-size": "20m", "max-file": "1" } },
     },
   };
 }

@@ -44,6 +44,12 @@ export interface JobRunnerOptions {
 
 type KillReason = { kind: "cancel"; reason: string } | { kind: "timeout" };
 
+interface CapturedOutput {
+  sinks: { stdout: CappedFileSink; stderr: CappedFileSink };
+  ended: Promise<void>;
+  stream: Readable;
+}
+
 interface LiveJob {
   kill?: KillReason;
   container?: Docker.Container;
@@ -330,11 +336,19 @@ export class JobRunner {
         await container.remove({ force: true }).catch(() => undefined);
         return this.finish(jobId, { state: "cancelled", reason: cancelReason(live), exitCode: null });
       }
+      // Attached before start so not a byte of output is missed (Docker's own log file may rotate).
+      const attached = (await container.attach({
+        stream: true,
+        stdout: true,
+        stderr: true,
+        logs: false,
+      })) as unknown as Readable;
+      const output = this.capture(jobId, attached, live);
       await container.start();
       const deadlineAt = Date.now() + limits.executionSec * 1000;
       this.update(jobId, { state: "running", startedAt: nowIso(), deadlineAt });
       this.emit(jobId);
-      await this.watch(jobId, container, deadlineAt, limits, live, true);
+      await this.watch(jobId, container, deadlineAt, limits, live, true, output);
     } catch (err) {
       if (this.detached) return; // a newer runner owns the job now
       const reason =
@@ -345,6 +359,23 @@ export class JobRunner {
     }
   }
 
+  /** Demultiplexes a Docker output stream into the job's capped stdout/stderr files. */
+  private capture(jobId: string, stream: Readable, live: LiveJob): CapturedOutput {
+    const p = this.paths(jobId);
+    const sinks = {
+      stdout: new CappedFileSink(p.stdout, this.maxLogBytes),
+      stderr: new CappedFileSink(p.stderr, this.maxLogBytes),
+    };
+    live.sinks = sinks;
+    const ended = new Promise<void>((resolve) => {
+      stream.once("end", resolve);
+      stream.once("close", resolve);
+      stream.once("error", () => resolve());
+    });
+    this.docker.modem.demuxStream(stream, sinks.stdout, sinks.stderr);
+    return { sinks, ended, stream };
+  }
+
   /** Captures logs, enforces the execution deadline, then collects outputs and records how the job ended. */
   private async watch(
     jobId: string,
@@ -353,25 +384,10 @@ export class JobRunner {
     limits: ResolvedJobLimits,
     live: LiveJob,
     running: boolean,
+    output: CapturedOutput,
   ): Promise<void> {
     const p = this.paths(jobId);
-    const sinks = {
-      stdout: new CappedFileSink(p.stdout, this.maxLogBytes),
-      stderr: new CappedFileSink(p.stderr, this.maxLogBytes),
-    };
-    live.sinks = sinks;
-    const logStream = (await container.logs({
-      follow: true,
-      stdout: true,
-      stderr: true,
-    })) as unknown as Readable;
-    const logsEnded = new Promise<void>((resolve) => {
-      logStream.once("end", resolve);
-      logStream.once("close", resolve);
-      logStream.once("error", () => resolve());
-    });
-    this.docker.modem.demuxStream(logStream, sinks.stdout, sinks.stderr);
-
+    const { sinks, ended: logsEnded, stream: logStream } = output;
     // A container that already exited (found so after a restart) is collected, never marked timed out.
     const timer = running
       ? setTimeout(
@@ -508,7 +524,14 @@ export class JobRunner {
       const live: LiveJob = { container, done: Promise.resolve() };
       if (row.cancelRequested) live.kill = { kind: "cancel", reason: row.cancelRequested };
       this.live.set(jobId, live);
-      live.done = this.watch(jobId, container, row.deadlineAt, limits, live, info.State.Running)
+      // Replayed from Docker's log file (bounded, so a very long output may miss a part).
+      const replay = (await container.logs({
+        follow: true,
+        stdout: true,
+        stderr: true,
+      })) as unknown as Readable;
+      const output = this.capture(jobId, replay, live);
+      live.done = this.watch(jobId, container, row.deadlineAt, limits, live, info.State.Running, output)
         .catch((err) => {
           this.finish(jobId, {
             state: "failed",
