@@ -459,6 +459,7 @@ export class Validator {
         durationMs: performance.now() - started,
       };
     }
+    log.info({ block }, "epoch started");
     this.hyper = await this.chain.getHyperparams(this.options.netuid);
     const mg = await this.syncMetagraph();
     const miners = await this.store.listMiners();
