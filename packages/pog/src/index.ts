@@ -12,3 +12,4 @@ export * from "./simulation.ts";
 export * from "./speed.ts";
 export * from "./synapses.ts";
 export * from "./uuid-registry.ts";
+export * from "./native-worker.ts";
