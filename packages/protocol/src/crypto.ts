@@ -1,7 +1,7 @@
 import { DEV_PHRASE, Keyring } from "@polkadot/keyring";
 import type { KeyringPair } from "@polkadot/keyring/types";
 import { hexToU8a, isHex, u8aToHex, u8aToU8a, u8aWrapBytes } from "@polkadot/util";
-import { cryptoWaitReady, decodeAddress, signatureVerify } from "@polkadot/util-crypto";
+import { cryptoWaitReady, decodeAddress, sr25519Verify } from "@polkadot/util-crypto";
 
 export type { KeyringPair } from "@polkadot/keyring/types";
 
@@ -47,8 +47,9 @@ export function verifySignature(message: string | Uint8Array, signatureHex: stri
     const publicKey = decodeAddress(ss58);
     const signature = hexToU8a(signatureHex);
     const bytes = typeof message === "string" ? new TextEncoder().encode(message) : u8aToU8a(message);
-    if (signatureVerify(bytes, signature, publicKey).isValid) return true;
-    return signatureVerify(u8aWrapBytes(bytes), signature, publicKey).isValid;
+    if (publicKey.length !== 32) return false;
+    if (sr25519Verify(bytes, signature, publicKey)) return true;
+    return sr25519Verify(u8aWrapBytes(bytes), signature, publicKey);
   } catch {
     return false;
   }

@@ -1,7 +1,9 @@
+import http from "node:http";
 import type { KeyringPair } from "@polkadot/keyring/types";
 import { type Logger, pino } from "pino";
 import type { z } from "zod";
 import { signText } from "./crypto.ts";
+import { postOnce, TransportError } from "./http-client.ts";
 import { computeBodyHash } from "./pystr.ts";
 import type { SynapseDef, SynapseRequest, SynapseResponse } from "./synapse.ts";
 import { requestSigningMessage } from "./verify.ts";
@@ -57,6 +59,7 @@ export class Dendrite {
   private readonly pair: KeyringPair;
   private readonly externalIp: string;
   private readonly log: Logger;
+  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 
   constructor(opts: { hotkey: KeyringPair; externalIp?: string; logger?: Logger }) {
     this.pair = opts.hotkey;
@@ -71,7 +74,14 @@ export class Dendrite {
     def: S,
     request: SynapseRequest<S>,
     timeoutSec: number,
-  ): { url: string; headers: Record<string, string>; body: string; bodyHash: string } {
+  ): {
+    url: string;
+    host: string;
+    port: number;
+    headers: Record<string, string>;
+    body: string;
+    bodyHash: string;
+  } {
     const fields = def.request.parse(request) as Record<string, unknown>;
     const bodyHash = computeBodyHash(def.hashFields, fields, def.request.shape as Record<string, z.ZodType>);
     const nonce = timeNs();
@@ -102,7 +112,14 @@ export class Dendrite {
     headers["content-type"] = "application/json";
     const host = target.ip === this.externalIp && target.ip !== "127.0.0.1" ? "127.0.0.1" : target.ip;
     const hostPart = host.includes(":") ? `[${host}]` : host;
-    return { url: `http://${hostPart}:${target.port}/${def.name}`, headers, body, bodyHash };
+    return {
+      url: `http://${hostPart}:${target.port}/${def.name}`,
+      host,
+      port: target.port,
+      headers,
+      body,
+      bodyHash,
+    };
   }
 
   async query<S extends SynapseDef>(
@@ -126,21 +143,26 @@ export class Dendrite {
         elapsedMs: elapsed(),
       };
     }
-    const timeoutSignal = AbortSignal.timeout(timeoutMs);
-    const signal = opts.signal ? AbortSignal.any([timeoutSignal, opts.signal]) : timeoutSignal;
-    let res: Response;
-    let text: string;
+    let res: { status: number; text: string };
     try {
-      res = await fetch(prepared.url, {
-        method: "POST",
+      res = await postOnce({
+        host: prepared.host,
+        port: prepared.port,
+        path: `/${def.name}`,
         headers: prepared.headers,
         body: prepared.body,
-        signal,
+        timeoutMs,
+        signal: opts.signal,
+        maxResponseBytes: def.maxBodyBytes + 64 * 1024,
+        agent: this.agent,
       });
-      text = await res.text();
     } catch (err) {
       const ms = elapsed();
-      if (timeoutSignal.aborted) {
+      const failure = err instanceof TransportError ? err.failure : "disconnected";
+      const detail = err instanceof Error ? err.message : String(err);
+      const where = `${target.ip}:${target.port}/${def.name}`;
+      this.log.debug({ err, where }, "no answer from axon");
+      if (failure === "timeout") {
         return {
           ok: false,
           status: 408,
@@ -149,25 +171,33 @@ export class Dendrite {
           elapsedMs: ms,
         };
       }
-      if (opts.signal?.aborted) {
+      if (failure === "too_large") {
+        return {
+          ok: false,
+          status: 422,
+          kind: "invalid_response",
+          message: `Failed to parse response: ${detail}`,
+          elapsedMs: ms,
+        };
+      }
+      if (failure === "aborted") {
         return {
           ok: false,
           status: 499,
           kind: "unreachable",
-          message: `Request aborted: ${String(opts.signal.reason)}`,
+          message: `Request aborted: ${detail}`,
           elapsedMs: ms,
         };
       }
-      const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : "";
-      this.log.debug({ err, url: prepared.url }, "axon unreachable");
       return {
         ok: false,
         status: 503,
         kind: "unreachable",
-        message: `Service unavailable at ${target.ip}:${target.port}/${def.name}${cause}`,
+        message: `Service unavailable at ${where}: ${detail}`,
         elapsedMs: ms,
       };
     }
+    const text = res.text;
     let json: unknown;
     try {
       json = JSON.parse(text);
@@ -201,6 +231,11 @@ export class Dendrite {
       };
     }
     return { ok: true, status: 200, response: parsed.data as SynapseResponse<S>, elapsedMs: elapsed() };
+  }
+
+  /** Closes idle keep-alive connections (they do not keep the process alive either way). */
+  close(): void {
+    this.agent.destroy();
   }
 
   /** Queries many axons at once (at most `concurrency` in flight); results come back in the order of `targets`. */
