@@ -9,7 +9,8 @@ import {
   drawIndices,
   encodeLeaf,
   GEMM_EFFICIENCY,
-  expectedVramSeconds,
+  VRAM_EFFICIENCY,
+  vramTrafficBytes,
   gemmInt8,
   leafHash,
   matrixARows,
@@ -220,7 +221,9 @@ describe("proof-of-GPU cheaters fail with the reason recorded", () => {
     // the tensor-core time of an honest H100 (the small workload's hashing would dominate otherwise)
     const gemmMs = (spec: WorkloadSpec) =>
       (workloadOps(spec) / (model.int8DenseTops * 1e12 * GEMM_EFFICIENCY)) * 1000;
-    const honestVram = (spec: VramSpec) => expectedVramSeconds(model, 1, spec) * 1000;
+    // the DRAM time of an honest H100 (the tiny buffer's per-step overhead would dominate otherwise)
+    const honestVram = (spec: VramSpec) =>
+      (vramTrafficBytes(spec) / (model.memBandwidthGBs * 1e9 * VRAM_EFFICIENCY)) * 1000;
     const opts = { ...SMALL, vram, clock: () => clock.now };
     const honest = await miner("//Dave//clocked", new ClockedBackend(clock, gemmMs, honestVram));
     const ok = await runPogRound(await validatorDendrite(), honest.target, H100, opts);

@@ -28,7 +28,7 @@ export const DEFAULT_SAMPLES = 66;
 export const DEFAULT_VRAM_SAMPLES = 66;
 /** The VRAM fill must finish within RTT + slack + margin × the claimed model's expected time. */
 export const VRAM_DEADLINE_MARGIN = 1.25;
-export const VRAM_DEADLINE_SLACK_MS = 250;
+export const VRAM_DEADLINE_SLACK_MS = 50;
 
 /** Stable reason codes of a failed verdict. */
 export type PogFailure =

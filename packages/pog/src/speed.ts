@@ -47,15 +47,19 @@ export function vramTrafficBytes(spec: VramSpec): number {
   return vramTotalBytes(spec) * VRAM_TRAFFIC_FACTOR;
 }
 
+/** Kernel launch and synchronisation cost per sequential page step of the fill, seconds. */
+export const VRAM_STEP_OVERHEAD_S = 10e-6;
+
 export function expectedVramSeconds(model: GpuModel, count: number, spec: VramSpec): number {
   const traffic = vramTrafficBytes(spec) / (count * model.memBandwidthGBs * 1e9 * VRAM_EFFICIENCY);
-  return Math.max(traffic, vramTotalBytes(spec) / (count * GPU_HASH_GBS * 1e9));
+  const hashing = vramTotalBytes(spec) / (count * GPU_HASH_GBS * 1e9);
+  return Math.max(traffic, hashing) + spec.pagesPerChain * VRAM_STEP_OVERHEAD_S;
 }
 
 /** Chains and pages filling VRAM_FILL_FRACTION of the claimed memory of `count` devices. */
 export function sizeVram(model: GpuModel, count: number, seed: Uint8Array): VramSpec {
   const bytes = model.vramGiB * 2 ** 30 * VRAM_FILL_FRACTION * count;
-  const chains = 1024 * count;
+  const chains = 4096 * count;
   const pagesPerChain = Math.max(2, Math.floor(bytes / VRAM_PAGE_BYTES / chains));
   return { seed, chains, pagesPerChain, pageBytes: VRAM_PAGE_BYTES };
 }
