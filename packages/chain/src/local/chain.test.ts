@@ -79,6 +79,12 @@ describe("LocalChain", () => {
     expect(mg.neurons[mUid].emission).toBeGreaterThan(0n);
     expect(mg.neurons[mUid].stake).toBeGreaterThan(before);
     expect(mg.weights?.[vUid][mUid]).toBe(65535);
+    // the owner's 18 % cut is paid to its free balance each block
+    const ownerBefore = await client.getBalance(owner.address);
+    await chain.advanceBlocks(2);
+    expect((await client.getBalance(owner.address)) - ownerBefore).toBe(
+      2n * ((1_000_000_000n * 11796n) / 65535n),
+    );
   });
 
   it("rejects unsigned, forged, replayed and wrong-chain transactions", async () => {

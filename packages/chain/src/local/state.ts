@@ -526,7 +526,9 @@ export class ChainState {
         const subnet = this.subnet(netuid);
         const params = this.hyperparams(netuid);
         const ownerCut = (LOCAL_EMISSION_PER_BLOCK * OWNER_CUT_U16) / 65535n;
-        this.addStakeRow(netuid, subnet.owner_hotkey, subnet.owner_coldkey, ownerCut);
+        // subtensor stakes the owner cut on the owner hotkey; here it is paid as free balance, so that on a small
+        // dev network the owner's ever-growing stake does not outweigh the validators in consensus.
+        this.setBalance(subnet.owner_coldkey, this.balance(subnet.owner_coldkey) + ownerCut);
         let pending = BigInt(subnet.pending_emission) + LOCAL_EMISSION_PER_BLOCK - ownerCut;
         if ((block + netuid + 1) % (params.tempo + 1) === 0) {
           this.runEpoch(netuid, subnet, params, block, pending);

@@ -100,6 +100,8 @@ export async function serveLocalChain(
     res.end("JSON-RPC over WebSocket; GET /metrics or /health\n");
   });
   const wss = new WebSocketServer({ server: http, maxPayload: MAX_PAYLOAD });
+  // listen errors reach both the http server and the WebSocketServer; the http listener below reports them
+  wss.on("error", (err) => log.debug({ err }, "local chain RPC server error"));
 
   const handle = async (
     method: string,
