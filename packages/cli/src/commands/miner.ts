@@ -76,6 +76,7 @@ export function register(program: Command): void {
       DEFAULT_CHAIN_ENDPOINT,
     )
     .option("--netuid <n>", "subnet id", intOption("--netuid", 0, 65535), 1)
+    .option("--network <label>", "network named in allocation receipts: local, test, finney, …", "local")
     .option(
       "--axon.port <port>",
       "axon TCP port (0 = any free port)",
@@ -180,6 +181,7 @@ export function register(program: Command): void {
         wallet: { name: opts["wallet.name"], hotkey: opts["wallet.hotkey"], path: opts["wallet.path"] },
         chain: opts.chain,
         netuid: opts.netuid,
+        network: opts.network,
         axon: { port: opts["axon.port"], host: opts["axon.host"], externalIp: opts["axon.externalIp"] },
         dataDir: resolve(opts.dataDir),
         register: opts.register,

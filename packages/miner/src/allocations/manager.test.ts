@@ -225,10 +225,19 @@ describe.skipIf(!dockerOk)("AllocationManager (real Docker + OpenSSH)", () => {
     expect(await dockerLeftovers()).toEqual({ containers: 0, volumes: 0 });
   });
 
-  it("expires allocations whose time is up and then says so", async () => {
+  it("expires allocations whose time is up and then says so; a renewal moves the end", async () => {
     const alloc = await manager.allocate(request(renter, { duration_sec: 60 }), VALIDATOR);
     expect(await manager.expireDue()).toEqual([]);
+    const end = Date.parse(alloc.expires_at);
+    expect(await codeOf(manager.extend(alloc.allocation_id, "5ValidatorB", end + 1000))).toBe(
+      "NOT_YOUR_ALLOCATION",
+    );
+    expect(await codeOf(manager.extend(alloc.allocation_id, VALIDATOR, end - 1000))).toBe("INVALID_DURATION");
+    // renewed by 60 s: not due after the original 60 s, due after 120 s
+    await manager.extend(alloc.allocation_id, VALIDATOR, end + 60_000);
     clock += 61_000;
+    expect(await manager.expireDue()).toEqual([]);
+    clock += 60_000;
     const expired = await manager.expireDue();
     expect(expired.map((a) => [a.allocation_id, a.state])).toEqual([[alloc.allocation_id, "expired"]]);
     expect(await dockerLeftovers()).toEqual({ containers: 0, volumes: 0 });

@@ -441,6 +441,31 @@ export class AllocationManager {
     }
   }
 
+  /** Extends an active allocation (a validator's renewal); the new end must be later than the current one. */
+  async extend(id: string, callerHotkey: string, expiresAtMs: number): Promise<AllocationInfo> {
+    const row = await this.row(id);
+    if (!row) throw err("ALLOCATION_NOT_FOUND", `no allocation ${id} on this miner`);
+    if (row.validator_hotkey !== callerHotkey) {
+      throw err("NOT_YOUR_ALLOCATION", `allocation ${id} was made by another validator`);
+    }
+    if (row.state !== "active")
+      throw err("ALLOCATION_ENDED", `allocation ${id} is ${row.state}, it cannot be renewed`);
+    if (!Number.isFinite(expiresAtMs) || expiresAtMs <= row.expires_at) {
+      throw err(
+        "INVALID_DURATION",
+        `a renewal must move the end later than ${new Date(row.expires_at).toISOString()}`,
+      );
+    }
+    await this.o.db
+      .updateTable("allocations")
+      .set({ expires_at: expiresAtMs })
+      .where("id", "=", id)
+      .where("state", "=", "active")
+      .execute();
+    await this.event(id, "renewed", { from: row.expires_at, to: expiresAtMs });
+    return this.info((await this.row(id))!);
+  }
+
   /** Ends every active allocation whose time is up. */
   async expireDue(): Promise<AllocationInfo[]> {
     const due = await this.o.db

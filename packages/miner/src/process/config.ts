@@ -14,6 +14,8 @@ export const MinerConfigSchema = z
     /** Chain endpoint, as `connectChain` understands it. */
     chain: z.string().min(1),
     netuid: z.number().int().min(0).max(65535),
+    /** Network label allocation receipts must name ("local", "test", "finney", …). */
+    network: z.string().min(1).max(64).default("local"),
     axon: z.object({
       port: z.number().int().min(0).max(65535),
       /** Interface the axon binds. */

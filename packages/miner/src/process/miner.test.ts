@@ -2,7 +2,16 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Allocate, AllocationStatus, Deallocate, Dendrite, Specs } from "@computemesh/protocol";
+import {
+  Allocate,
+  AllocationStatus,
+  CountersignReceipt,
+  Deallocate,
+  Dendrite,
+  receiptId,
+  Specs,
+  signReceiptPayload,
+} from "@computemesh/protocol";
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LABEL_MINER } from "../runtime/types.ts";
@@ -149,5 +158,65 @@ describe.skipIf(!dockerOk)("startMiner (local chain, axon, Docker, OpenSSH)", ()
     expect(containers).toEqual([]);
     const gone = await dendrite.query(target(), Deallocate, { allocation_id: alloc.allocation_id });
     expect(gone.status).toBe(410);
+  });
+
+  it("countersigns receipts only for its own allocations, and a renewal moves the end", async () => {
+    const dendrite = new Dendrite({ hotkey: net.validator });
+    const res = await dendrite.query(target(), Allocate, {
+      resources,
+      ssh_public_key: renter.publicLine,
+      image: "",
+      duration_sec: 600,
+    });
+    if (!res.ok) throw new Error(res.message);
+    const a = res.response.allocation;
+    const common = {
+      network: "local",
+      netuid: net.netuid,
+      miner_hotkey: miner.hotkey,
+      validator_hotkey: net.validator.address,
+    };
+    const start = (allocation_id: string) =>
+      signReceiptPayload(
+        {
+          ...common,
+          kind: "allocation_started",
+          allocation_id,
+          seq: 1,
+          prev: null,
+          started_at: a.created_at,
+          expires_at: a.expires_at,
+          gpu_count: 0,
+          gpu_model: null,
+        },
+        net.validator,
+      );
+    const unknown = await dendrite.query(target(), CountersignReceipt, {
+      receipt: start("not-an-allocation"),
+    });
+    expect(unknown.status).toBe(409);
+    if (!unknown.ok) expect(unknown.message).toMatch(/no allocation not-an-allocation on this miner/);
+
+    const first = start(a.allocation_id);
+    const ok = await dendrite.query(target(), CountersignReceipt, { receipt: first });
+    expect(ok.ok).toBe(true);
+
+    const later = new Date(Date.parse(a.expires_at) + 3600_000).toISOString();
+    const renew = signReceiptPayload(
+      {
+        ...common,
+        kind: "allocation_renewed",
+        allocation_id: a.allocation_id,
+        seq: 2,
+        prev: receiptId(first.payload),
+        expires_at: later,
+      },
+      net.validator,
+    );
+    const renewed = await dendrite.query(target(), CountersignReceipt, { receipt: renew });
+    expect(renewed.ok).toBe(true);
+    expect((await miner.allocations.status(a.allocation_id))?.expires_at).toBe(later);
+
+    await miner.allocations.deallocate(a.allocation_id, net.validator.address);
   });
 });

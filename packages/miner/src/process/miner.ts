@@ -22,6 +22,7 @@ import { type Logger, pino } from "pino";
 import { type AllocateInput, AllocationManager, type ReconcileReport } from "../allocations/manager.ts";
 import { attachJobRunner } from "../jobs/index.ts";
 import type { JobRunner } from "../jobs/runner.ts";
+import { attachReceiptResponder } from "../receipt-responder.ts";
 import { DockerRuntime } from "../runtime/docker.ts";
 import { openMinerStore } from "../store/store.ts";
 import { collectSpecs, freeDiskBytes } from "../specs/collect.ts";
@@ -348,6 +349,35 @@ export async function startMiner(input: MinerConfigInput, deps: MinerDeps): Prom
         uuids: specs.gpu.details.map((g) => g.uuid),
       },
       logger: log,
+    });
+
+    // Allocation receipts: countersign only what matches this miner's own store; a renewal moves the end here too.
+    attachReceiptResponder(axon, {
+      hotkey,
+      network: config.network,
+      netuid: config.netuid,
+      logPath: join(config.dataDir, "receipts.jsonl"),
+      logger: log,
+      check: async (p, callerHotkey) => {
+        const a = await manager.get(p.allocation_id);
+        if (!a) return `no allocation ${p.allocation_id} on this miner`;
+        if (a.validator_hotkey !== callerHotkey)
+          return `allocation ${p.allocation_id} was made by another validator`;
+        if (p.kind === "allocation_started") {
+          if (a.state !== "active") return `allocation ${p.allocation_id} is ${a.state}`;
+          if (p.gpu_count !== a.resources.gpu.count) {
+            return `allocation ${p.allocation_id} holds ${a.resources.gpu.count} GPUs, not ${p.gpu_count}`;
+          }
+        }
+        if (p.kind === "allocation_renewed") {
+          try {
+            await manager.extend(p.allocation_id, callerHotkey, Date.parse(p.expires_at));
+          } catch (e) {
+            return isCmeshError(e) ? e.message : String(e);
+          }
+        }
+        return null;
+      },
     });
 
     let jobs: JobRunner | undefined;
