@@ -382,3 +382,18 @@ describe("timeouts, priority, shutdown", () => {
     expect(() => axon.attach(Slow, async () => ({ tag: "" }))).toThrow(/after the axon started/);
   });
 });
+
+describe("metrics", () => {
+  it("counts answers by synapse and status in the given registry", async () => {
+    const { Registry } = await import("prom-client");
+    const registry = new Registry();
+    const axon = await startAxon({ registry });
+    const d = new Dendrite({ hotkey: bob });
+    await d.query(targetOf(axon), Echo, { text: "x", times: 1 });
+    await d.query(targetOf(axon), Echo, { text: "refuse", times: 1 });
+    const text = await registry.metrics();
+    expect(text).toMatch(/cmesh_axon_requests_total\{synapse="Echo",status="200"\} 1/);
+    expect(text).toMatch(/cmesh_axon_requests_total\{synapse="Echo",status="409"\} 1/);
+    expect(text).toMatch(/cmesh_axon_queued 0/);
+  });
+});

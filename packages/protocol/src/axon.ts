@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { KeyringPair } from "@polkadot/keyring/types";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { type Logger, pino } from "pino";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { z } from "zod";
 import { signText } from "./crypto.ts";
 import { ProtocolError, SynapseError } from "./errors.ts";
@@ -58,6 +59,34 @@ export interface AxonOptions {
   logger?: Logger;
   /** Reason string → 403 `Forbidden. Key is blacklisted: {reason}.`; null lets the request through. */
   blacklist?: BlacklistHook;
+  /** prom-client registry to record `cmesh_axon_*` metrics in (the process serves it at /metrics). */
+  registry?: Registry;
+}
+
+function axonMetrics(registry: Registry, limiter: PriorityLimiter) {
+  return {
+    requests: new Counter({
+      name: "cmesh_axon_requests_total",
+      help: "Synapse requests answered by the axon, by synapse and HTTP status",
+      labelNames: ["synapse", "status"] as const,
+      registers: [registry],
+    }),
+    seconds: new Histogram({
+      name: "cmesh_axon_request_seconds",
+      help: "Time from request to answer, by synapse",
+      labelNames: ["synapse"] as const,
+      buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 12],
+      registers: [registry],
+    }),
+    queued: new Gauge({
+      name: "cmesh_axon_queued",
+      help: "Requests waiting for a handler slot",
+      registers: [registry],
+      collect() {
+        this.set(limiter.waiting);
+      },
+    }),
+  };
 }
 
 interface Route {
@@ -92,6 +121,7 @@ export class Axon {
   private readonly stopping = new AbortController();
   private app: FastifyInstance | undefined;
   private closing = false;
+  private readonly metrics?: ReturnType<typeof axonMetrics>;
   private boundPort = 0;
 
   constructor(private readonly opts: AxonOptions) {
@@ -100,6 +130,7 @@ export class Axon {
     this.log = (opts.logger ?? pino({ level: "silent" })).child({ component: "axon" });
     this.limiter = new PriorityLimiter(opts.maxConcurrency ?? 16);
     this.verifier = new NonceVerifier(this.hotkey, () => this.maxTimeoutNs());
+    if (opts.registry) this.metrics = axonMetrics(opts.registry, this.limiter);
   }
 
   /** Port the axon listens on (known after start). */
@@ -180,6 +211,7 @@ export class Axon {
   }
 
   private async serve(req: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const started = performance.now();
     let answer: Answer;
     try {
       answer = await this.pipeline(req);
@@ -187,6 +219,15 @@ export class Axon {
       answer = new Answer(500, this.internalError(err));
     }
     this.send(reply, answer);
+    const synapse = answer.def?.name ?? "unknown";
+    this.metrics?.requests.inc({ synapse, status: String(answer.status) });
+    this.metrics?.seconds.observe({ synapse }, (performance.now() - started) / 1000);
+    if (answer.status !== 200) {
+      this.log.debug(
+        { synapse, status: answer.status, message: answer.message, caller: answer.env?.dendrite.hotkey },
+        "request refused",
+      );
+    }
   }
 
   private send(reply: FastifyReply, a: Answer): void {
