@@ -66,14 +66,21 @@ export function verifyGemmOpening(
       );
     }
   }
+  // recompute every opened row at once: (s × n) · (n × n), so the GEMM's 4-row blocking applies
   const b = matrixB(spec);
-  for (const leaf of answer) {
-    const k = Math.floor(leaf.index / spec.n);
-    const r = leaf.index % spec.n;
-    const expected = gemmInt8(matrixARows(spec, k, r, r + 1), b, 1, spec.n, spec.n);
+  const n = spec.n;
+  const a = new Int8Array(answer.length * n);
+  answer.forEach((leaf, i) => {
+    const k = Math.floor(leaf.index / n);
+    const r = leaf.index % n;
+    a.set(matrixARows(spec, k, r, r + 1), i * n);
+  });
+  const expected = gemmInt8(a, b, answer.length, n, n);
+  for (let i = 0; i < answer.length; i++) {
+    const leaf = answer[i];
     const got = new Int32Array(new Uint8Array(leaf.data).buffer);
-    for (let j = 0; j < spec.n; j++) {
-      if (got[j] !== expected[j]) {
+    for (let j = 0; j < n; j++) {
+      if (got[j] !== expected[i * n + j]) {
         return fail("WRONG_RESULT", `row ${leaf.index} differs from the exact product at column ${j}`);
       }
     }
