@@ -1,0 +1,30 @@
+// Whether miners can rent machines out here: a Docker daemon that answers and the rental image present.
+import { DEFAULT_RENTAL_IMAGE } from "@computemesh/miner";
+import Docker from "dockerode";
+
+export interface DockerVerdict {
+  rentable: boolean;
+  /** why renting is off, in words, or null */
+  reason: string | null;
+}
+
+export async function checkDocker(socketPath = "/var/run/docker.sock"): Promise<DockerVerdict> {
+  const docker = new Docker({ socketPath, timeout: 3000 });
+  try {
+    await docker.ping();
+  } catch (err) {
+    return {
+      rentable: false,
+      reason: `no Docker daemon answers at ${socketPath} (${(err as Error).message})`,
+    };
+  }
+  try {
+    await docker.getImage(DEFAULT_RENTAL_IMAGE).inspect();
+  } catch {
+    return {
+      rentable: false,
+      reason: `the rental image ${DEFAULT_RENTAL_IMAGE} is not built (see the Miner section of the README)`,
+    };
+  }
+  return { rentable: true, reason: null };
+}
