@@ -59,9 +59,10 @@ export const JobRelativePathSchema = z
     "path must be relative, made of segments of letters, digits, '.', '_' or '-', without '.' or '..' segments",
   );
 
-// Docker image reference: [registry[:port]/]name[:tag][@sha256:digest], lower-case name components.
+// Docker image reference: [registry[:port]/]name[:tag][@sha256:digest]; a registry has a dot or a port (or is
+// localhost), name components are lower case.
 const IMAGE_RE =
-  /^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?\/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+  /^(?:(?:localhost|[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)+)(?::[0-9]+)?\/|[a-zA-Z0-9-]+:[0-9]+\/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
 export const JobImageSchema = z
   .string()
   .min(1)

@@ -6,6 +6,8 @@ export const JOB_LABELS = Object.freeze({
   managed: "computemesh.managed",
   job: "computemesh.job",
   kind: "computemesh.kind",
+  /** Which job runner (one per miner data directory) owns the container: restarts reconcile only their own. */
+  runner: "computemesh.job-runner",
 });
 
 /** Where the job sees its files inside the container. */
@@ -73,6 +75,7 @@ export function jobContainerOptions(args: {
   limits: ResolvedJobLimits;
   inputDir: string;
   outputDir: string;
+  runnerId: string;
 }): Docker.ContainerCreateOptions {
   const { jobId, spec, limits } = args;
   const env = Object.entries(spec.env ?? {}).map(([k, v]) => `${k}=${v}`);
@@ -93,7 +96,12 @@ export function jobContainerOptions(args: {
     AttachStdout: false,
     AttachStderr: false,
     NetworkDisabled: true,
-    Labels: { [JOB_LABELS.managed]: "true", [JOB_LABELS.job]: jobId, [JOB_LABELS.kind]: "job" },
+    Labels: {
+      [JOB_LABELS.managed]: "true",
+      [JOB_LABELS.job]: jobId,
+      [JOB_LABELS.kind]: "job",
+      [JOB_LABELS.runner]: args.runnerId,
+    },
     HostConfig: {
       NetworkMode: "none",
       Binds: [`${args.inputDir}:${JOB_INPUT_MOUNT}:ro`, `${args.outputDir}:${JOB_OUTPUT_MOUNT}:rw`],

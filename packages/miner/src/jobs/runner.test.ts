@@ -19,6 +19,7 @@ const newId = () => `jobtest-${process.pid}-${Date.now()}-${n++}`;
 describe.skipIf(!usable)("JobRunner with real Docker", () => {
   const dirs: string[] = [];
   const runners: JobRunner[] = [];
+  const runnerIds = new Set<string>();
 
   const open = async (extra: Partial<JobRunnerOptions> = {}, dataDir?: string) => {
     const dir = dataDir ?? mkdtempSync(join(tmpdir(), "cmesh-jobs-"));
@@ -32,6 +33,7 @@ describe.skipIf(!usable)("JobRunner with real Docker", () => {
       ...extra,
     });
     runners.push(r);
+    runnerIds.add(r.runnerId);
     return { runner: r, dir };
   };
   const spec = (command: string, more: Partial<JobSpec> = {}): JobSpec => ({
@@ -51,7 +53,7 @@ describe.skipIf(!usable)("JobRunner with real Docker", () => {
     for (const r of runners.splice(0)) await r.close({ killRunning: true }).catch(() => undefined);
   });
   afterAll(async () => {
-    await removeJobContainers(docker);
+    await removeJobContainers(docker, [...runnerIds]);
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
@@ -147,6 +149,20 @@ describe.skipIf(!usable)("JobRunner with real Docker", () => {
     const lines = text(runner, jobId).stdout.trim().split("\n");
     expect(lines[0]).toBe("lo");
     if (lines.length > 1) expect(lines[1]).toBe("1"); // `ip -o link` lists exactly one interface
+  });
+
+  it("reports a job killed for exceeding its memory limit", async () => {
+    const { runner } = await open();
+    const jobId = newId();
+    await runner.submit(
+      jobId,
+      spec("head -c 200000000 /dev/zero | tail >/dev/null", { limits: { memoryMiB: 32 } }),
+      "v",
+    );
+    const done = await runner.waitFor(jobId);
+    expect(done.state).toBe("failed");
+    expect(done.exitCode).not.toBe(0);
+    expect(done.reason).toBe("killed: out of memory (limit 32 MiB)");
   });
 
   it("caps captured logs and says they were truncated", async () => {

@@ -1,4 +1,5 @@
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, realpathSync } from "node:fs";
 import { chmod, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
@@ -96,9 +97,12 @@ export class JobRunner {
   private readonly maxLogBytes: number;
   private readonly log: Logger;
   private closed = false;
+  /** Labels this runner's containers: derived from the data directory, so a restart finds its own. */
+  readonly runnerId: string;
 
   private constructor(private readonly opts: JobRunnerOptions) {
     mkdirSync(join(opts.dataDir, "jobs"), { recursive: true });
+    this.runnerId = createHash("sha256").update(realpathSync(opts.dataDir)).digest("hex").slice(0, 16);
     this.store = new MinerJobStore(join(opts.dataDir, "jobs.sqlite"));
     this.maxConcurrent = opts.maxConcurrentJobs ?? 2;
     this.ceilings = opts.ceilings ?? DEFAULT_CEILINGS;
@@ -328,7 +332,14 @@ export class JobRunner {
         .remove({ force: true })
         .catch(() => undefined);
       const container = await this.docker.createContainer(
-        jobContainerOptions({ jobId, spec, limits, inputDir: p.input, outputDir: p.output }),
+        jobContainerOptions({
+          jobId,
+          spec,
+          limits,
+          inputDir: p.input,
+          outputDir: p.output,
+          runnerId: this.runnerId,
+        }),
       );
       live.container = container;
       this.update(jobId, { containerId: container.id });
@@ -543,7 +554,7 @@ export class JobRunner {
     }
     const containers = await this.docker.listContainers({
       all: true,
-      filters: { label: [`${JOB_LABELS.kind}=job`] },
+      filters: { label: [`${JOB_LABELS.kind}=job`, `${JOB_LABELS.runner}=${this.runnerId}`] },
     });
     for (const c of containers) {
       const jobId = c.Labels[JOB_LABELS.job];

@@ -42,6 +42,7 @@ const PROGRAMS = [
   "false",
   "seq",
   "ln",
+  "tail",
   "ip",
 ];
 
@@ -104,9 +105,11 @@ export async function ensureJobTestImage(docker = new Docker()): Promise<string>
   return image;
 }
 
-/** Removes every job container a test left behind (by label). */
-export async function removeJobContainers(docker = new Docker()): Promise<void> {
-  const list = await docker.listContainers({ all: true, filters: { label: ["computemesh.kind=job"] } });
+/** Removes the job containers the given runners left behind (by label; other runners' are not touched). */
+export async function removeJobContainers(docker: Docker, runnerIds: string[]): Promise<void> {
+  if (runnerIds.length === 0) return;
+  const all = await docker.listContainers({ all: true, filters: { label: ["computemesh.kind=job"] } });
+  const list = all.filter((c) => runnerIds.includes(c.Labels["computemesh.job-runner"] ?? ""));
   await Promise.all(
     list.map((c) =>
       docker
