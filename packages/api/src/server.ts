@@ -119,14 +119,19 @@ export async function buildApiApp(opts: ApiServerOptions) {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler((err, _req, reply) => sendError(reply, err));
-  app.setNotFoundHandler((req, reply) =>
-    sendError(
+  let serveSpa = false;
+  app.setNotFoundHandler((req, reply) => {
+    // Client-side routes of the single-page app fall back to index.html.
+    const wantsPage =
+      req.method === "GET" && !req.url.startsWith("/v1/") && (req.headers.accept ?? "").includes("text/html");
+    if (serveSpa && wantsPage) return reply.sendFile("index.html");
+    return sendError(
       reply,
       new ApiError(404, "NOT_FOUND", `no route ${req.method} ${req.url.split("?")[0]}`, {
         hint: "see /docs",
       }),
-    ),
-  );
+    );
+  });
 
   await app.register(swagger, {
     openapi: {
@@ -228,20 +233,7 @@ export async function buildApiApp(opts: ApiServerOptions) {
     const dir = typeof opts.web === "string" ? opts.web : await ensureWebBuilt(logger);
     if (existsSync(join(dir, "index.html"))) {
       await app.register(fastifyStatic, { root: dir, prefix: "/", wildcard: false, index: ["index.html"] });
-      // Client-side routes of the single-page app fall back to index.html.
-      app.setNotFoundHandler((req, reply) => {
-        if (
-          req.method === "GET" &&
-          !req.url.startsWith("/v1/") &&
-          (req.headers.accept ?? "").includes("text/html")
-        ) {
-          return reply.sendFile("index.html");
-        }
-        return sendError(
-          reply,
-          new ApiError(404, "NOT_FOUND", `no route ${req.method} ${req.url.split("?")[0]}`),
-        );
-      });
+      serveSpa = true;
     } else {
       logger.warn({ dir }, "web UI directory has no index.html; serving the API only");
     }

@@ -1,0 +1,123 @@
+import { useQuery } from "@tanstack/react-query";
+import {
+  Bar,
+  BarChart,
+  CartesianGrid,
+  Legend,
+  Line,
+  LineChart,
+  ResponsiveContainer,
+  Tooltip,
+  XAxis,
+  YAxis,
+} from "recharts";
+import { api, shortKey, unwrap } from "../api.ts";
+import { ErrorBox, Loading, Section } from "../components.tsx";
+import { href } from "../router.ts";
+
+export function NetworkPage() {
+  const q = useQuery({
+    queryKey: ["network"],
+    queryFn: async () => unwrap(await api.GET("/v1/network")),
+    refetchInterval: 5000,
+  });
+  if (q.error) return <ErrorBox error={q.error} />;
+  if (!q.data) return <Loading what="metagraph" />;
+  const n = q.data;
+  const byUid = [...n.neurons].sort((a, b) => a.uid - b.uid);
+  return (
+    <>
+      <Section title={`Metagraph${n.netuid !== undefined ? ` of subnet ${n.netuid}` : ""}`}>
+        <p className="muted">
+          {n.block !== undefined ? `block ${n.block}` : ""}{" "}
+          {n.epoch !== undefined ? `· epoch ${n.epoch}` : ""} · {n.neurons.length} neurons
+        </p>
+        {!n.available ? (
+          <div className="notice" role="status">
+            This API's backend does not expose the metagraph; showing the miners it knows without chain
+            figures.
+          </div>
+        ) : null}
+        <table className="grid" aria-label="metagraph">
+          <thead>
+            <tr>
+              <th>UID</th>
+              <th>Hotkey</th>
+              <th>Role</th>
+              <th>Stake</th>
+              <th>Incentive</th>
+              <th>Dividends</th>
+              <th>Emission</th>
+              <th>Trust</th>
+            </tr>
+          </thead>
+          <tbody>
+            {byUid.map((x) => (
+              <tr key={x.uid} data-uid={x.uid}>
+                <td>{x.uid}</td>
+                <td>
+                  <a href={href("miner", x.hotkey)} title={x.hotkey}>
+                    {shortKey(x.hotkey)}
+                  </a>
+                </td>
+                <td>{x.isValidator || x.validatorPermit ? "validator" : "miner"}</td>
+                <td>{x.stake.toFixed(2)}</td>
+                <td>{x.incentive.toFixed(4)}</td>
+                <td>{x.dividends.toFixed(4)}</td>
+                <td>{x.emission.toFixed(4)}</td>
+                <td>{x.trust.toFixed(3)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </Section>
+      <Section title="Incentive and dividends by UID">
+        <div className="chart" role="img" aria-label="incentive by uid chart">
+          <ResponsiveContainer width="100%" height={240}>
+            <BarChart data={byUid}>
+              <CartesianGrid strokeDasharray="3 3" />
+              <XAxis dataKey="uid" />
+              <YAxis />
+              <Tooltip />
+              <Legend />
+              <Bar dataKey="incentive" fill="#2563eb" isAnimationActive={false} />
+              <Bar dataKey="dividends" fill="#16a34a" isAnimationActive={false} />
+            </BarChart>
+          </ResponsiveContainer>
+        </div>
+      </Section>
+      <Section title="Over epochs">
+        {n.history && n.history.length > 0 ? (
+          <div className="chart" role="img" aria-label="emission over epochs chart">
+            <ResponsiveContainer width="100%" height={240}>
+              <LineChart data={n.history}>
+                <CartesianGrid strokeDasharray="3 3" />
+                <XAxis dataKey="epoch" />
+                <YAxis yAxisId="e" />
+                <YAxis yAxisId="i" orientation="right" />
+                <Tooltip />
+                <Legend />
+                <Line
+                  yAxisId="e"
+                  dataKey="totalEmission"
+                  stroke="#9333ea"
+                  name="total emission"
+                  isAnimationActive={false}
+                />
+                <Line
+                  yAxisId="i"
+                  dataKey="meanIncentive"
+                  stroke="#ea580c"
+                  name="mean incentive"
+                  isAnimationActive={false}
+                />
+              </LineChart>
+            </ResponsiveContainer>
+          </div>
+        ) : (
+          <p className="muted">No epoch history yet.</p>
+        )}
+      </Section>
+    </>
+  );
+}
