@@ -108,7 +108,7 @@ export class JobsHarness {
       hotkey: this.validatorPair,
       candidates: async () => candidates,
       logger: this.logger,
-      pollIntervalMs: 100,
+      pollIntervalMs: 500,
       minerDeadAfterMs: extra.minerDeadAfterMs ?? 5000,
       queueTimeoutMs: extra.queueTimeoutMs ?? 5000,
       sqlitePath: extra.sqlitePath,

@@ -88,7 +88,7 @@ export interface JobServiceOptions {
   db?: Kysely<any>;
   sqlitePath?: string;
   logger?: Logger;
-  /** How often a running job is polled. Default 500 ms. */
+  /** Longest pause between status polls of a running job (polls start at 50 ms and back off). Default 500 ms. */
   pollIntervalMs?: number;
   /** A miner unreachable for this long has lost the job. Default 20 s. */
   minerDeadAfterMs?: number;
@@ -321,6 +321,8 @@ export class JobService {
     const declined = new Map<string, string>(); // miners that refused this job in this round, with why
     let queuedSince = Date.now();
     let lastContact = Date.now();
+    // Short jobs finish fast: poll at 50 ms first, doubling up to pollIntervalMs.
+    let pollDelay = Math.min(50, this.pollMs);
     while (!this.closed) {
       const row = await this.store.get(jobId);
       if (!row || row.finalized || isTerminalJobState(row.state)) return;
@@ -329,6 +331,7 @@ export class JobService {
         const placed = await this.place(row, declined);
         if (placed) {
           lastContact = Date.now();
+          pollDelay = Math.min(50, this.pollMs);
           continue;
         }
         if (Date.now() - queuedSince > this.queueMs) {
@@ -391,7 +394,8 @@ export class JobService {
         await this.endWithoutMiner(jobId, "failed", [row.reason, lostReason].filter(Boolean).join("; "));
         return;
       }
-      await sleep(this.pollMs);
+      await sleep(pollDelay);
+      pollDelay = Math.min(pollDelay * 2, this.pollMs);
     }
   }
 
