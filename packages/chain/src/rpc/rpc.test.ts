@@ -163,6 +163,28 @@ describe("local chain JSON-RPC", () => {
     expect(text).toMatch(/cmesh_chain_rpc_requests_total\{method="author_submit",outcome="ok"\}/);
   });
 
+  it("reconnects after the server restarts and resumes block notifications", async () => {
+    const port = Number(new URL(server.url).port);
+    const remote = await connectLocalChain(server.url);
+    const seen: number[] = [];
+    await remote.subscribeBlocks((b) => seen.push(b));
+    await server.close();
+    const down = await remote.getBlock().then(
+      () => null,
+      (e: { code: string }) => e.code,
+    );
+    expect(["CHAIN_UNREACHABLE", "CHAIN_DISCONNECTED"]).toContain(down);
+    server = await serveLocalChain(chain, { port });
+    expect(await remote.getBlock()).toBe(chain.block());
+    // the client re-subscribes on reconnect: wait until a produced block arrives
+    while (seen.length === 0) {
+      await chain.advanceBlocks(1);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(seen[seen.length - 1]).toBeLessThanOrEqual(chain.block());
+    await remote.close();
+  });
+
   it("fails clearly when nothing listens, and refuses to bind beyond loopback", async () => {
     await expect(connectLocalChain("ws://127.0.0.1:1", { connectTimeoutMs: 2000 })).rejects.toMatchObject({
       code: "CHAIN_UNREACHABLE",
