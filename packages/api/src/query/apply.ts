@@ -52,13 +52,38 @@ function compare(a: string | number | boolean | null, b: string | number | boole
   return Number(a) < Number(b) ? -1 : 1;
 }
 
+/** Turns a filter into a predicate once per query (targets lower-cased up front, not per machine). */
+function compile(f: Filter, nowMs: number): (m: MachineView) => boolean {
+  const get = FIELDS[f.field].get;
+  const lower = (v: Scalar) => (typeof v === "string" ? v.toLowerCase() : v);
+  const norm = (v: string | number | boolean) => (typeof v === "string" ? v.toLowerCase() : v);
+  if (f.op === "in" || f.op === "nin") {
+    const set = new Set((f.value as Scalar[]).map(lower));
+    const want = f.op === "in";
+    return (m) => {
+      const v = get(m, nowMs);
+      return v === null ? !want : set.has(norm(v)) === want;
+    };
+  }
+  if (f.op === "eq" || f.op === "ne") {
+    const target = lower(f.value as Scalar);
+    const want = f.op === "eq";
+    return (m) => {
+      const v = get(m, nowMs);
+      return v === null ? !want : (norm(v) === target) === want;
+    };
+  }
+  return (m) => matches(m, f, nowMs);
+}
+
 /** Filters, sorts (nulls last, hotkey as the final tie-break so results are stable) and limits. */
 export function applyQuery(
   machines: readonly MachineView[],
   q: SearchQuery,
   nowMs: number,
 ): { total: number; machines: MachineView[] } {
-  const hits = machines.filter((m) => q.filters.every((f) => matches(m, f, nowMs)));
+  const predicates = q.filters.map((f) => compile(f, nowMs));
+  const hits = machines.filter((m) => predicates.every((p) => p(m)));
   hits.sort((x, y) => {
     for (const key of q.sort) {
       const c = compare(FIELDS[key.field].get(x, nowMs), FIELDS[key.field].get(y, nowMs));
