@@ -8,7 +8,8 @@
 //       verified: m.verified, allocated: m.allocated, reliability: m.reliability })),
 //   });
 //   submitJob(spec, opts) { return this.jobs.submitJob(spec, opts); }   // likewise job, jobLogs, jobOutputs,
-//   cancelJob; onJobEvent for SSE/webhooks; and `await this.jobs.close()` in stop().
+//   cancelJob, jobReceipt (the API's optional MarketBackend.jobReceipt: `jobReceipt(id) { return
+//   this.requireJobs().jobReceipt(id); }`); onJobEvent for SSE/webhooks; and `await this.jobs.close()` in stop().
 import { randomUUID } from "node:crypto";
 import { CmeshError } from "@computemesh/core";
 import {
@@ -240,8 +241,9 @@ export class JobService {
   }
 
   /** The receipt signed by this validator and countersigned by the miner, once the job ended. */
-  async jobReceipt(jobId: string): Promise<SignedJobReceipt | undefined> {
-    return (await this.mustGet(jobId)).receipt ?? undefined;
+  async jobReceipt(jobId: string): Promise<(SignedJobReceipt & { jobId: string }) | undefined> {
+    const receipt = (await this.mustGet(jobId)).receipt;
+    return receipt ? { jobId, ...receipt } : undefined;
   }
 
   /** Cancels a job (a queued job at once; a running one is killed on its miner). An ended job is unchanged. */
