@@ -69,3 +69,16 @@ describe("verifySignature", () => {
     ).toBe(false);
   });
 });
+
+describe("WASM and JS sr25519 agree", () => {
+  it("signatures from the fast path verify with polkadot-js and the other way round", async () => {
+    const { sr25519Verify } = await import("@polkadot/util-crypto");
+    const { hexToU8a } = await import("@polkadot/util");
+    const pair = keypairFromUri("//Charlie");
+    const fast = signText(pair, "interop");
+    expect(sr25519Verify(new TextEncoder().encode("interop"), hexToU8a(fast), pair.publicKey)).toBe(true);
+    expect(pair.verify("interop", hexToU8a(fast), pair.publicKey)).toBe(true);
+    const slow = u8aToHex(pair.sign(new TextEncoder().encode("interop")));
+    expect(verifySignature("interop", slow, pair.address)).toBe(true);
+  });
+});

@@ -1,6 +1,6 @@
 import { createCipheriv, createHmac, pbkdf2Sync, randomBytes } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
-import { cryptoReady } from "./crypto.ts";
+import { cryptoReady, signText, verifySignature } from "./crypto.ts";
 import {
   decryptKeyfile,
   encryptKeyfile,
@@ -42,6 +42,7 @@ describe("keyfile JSON", () => {
     expect(fromPrivate.address).toBe(ADDRESS);
     const sig = fromPrivate.sign(new TextEncoder().encode("m"));
     expect(keypairFromKeyfileData(data).verify("m", sig, fromPrivate.publicKey)).toBe(true);
+    expect(verifySignature("m2", signText(fromPrivate, "m2"), ADDRESS)).toBe(true);
   });
   it("converts private key forms both ways", () => {
     const pjs = schnorrkelSecretToPolkadot(Buffer.from(PRIVATE_KEY.slice(2), "hex"));
