@@ -4,6 +4,7 @@ import { join } from "node:path";
 import type { JobSpec } from "@computemesh/protocol";
 import Docker from "dockerode";
 import { pino } from "pino";
+import { Registry } from "prom-client";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { JobRunner, type JobRunnerOptions } from "./runner.ts";
 import { dockerUsable, ensureJobTestImage, removeJobContainers } from "./testing/docker-test-env.ts";
@@ -91,13 +92,17 @@ describe.skipIf(!usable)("JobRunner with real Docker", () => {
     expect(left).toEqual([]);
   });
 
-  it("reports a failing job's exit code and its logs", async () => {
-    const { runner } = await open();
+  it("reports a failing job's exit code and its logs (and counts it in the metrics)", async () => {
+    const registry = new Registry();
+    const { runner } = await open({ registry });
     const jobId = newId();
     await runner.submit(jobId, spec("echo partial; echo boom >&2; exit 7"), "v");
     const done = await runner.waitFor(jobId);
     expect(done).toMatchObject({ state: "failed", exitCode: 7, reason: "exited with code 7" });
     expect(text(runner, jobId)).toMatchObject({ stdout: "partial\n", stderr: "boom\n" });
+    const metrics = await registry.metrics();
+    expect(metrics).toContain('cmesh_miner_jobs_ended_total{state="failed"} 1');
+    expect(metrics).toContain("cmesh_miner_jobs_active 0");
   });
 
   it("kills a job over its execution limit and reports timed_out", async () => {

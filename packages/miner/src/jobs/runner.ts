@@ -13,6 +13,7 @@ import {
 } from "@computemesh/protocol";
 import type Docker from "dockerode";
 import type { Logger } from "pino";
+import type { Registry } from "prom-client";
 import {
   DEFAULT_CEILINGS,
   JOB_LABELS,
@@ -25,6 +26,7 @@ import {
 import { JobRunnerError } from "./errors.ts";
 import { type CollectedOutputs, collectOutputs, writeInputs } from "./files.ts";
 import { CappedFileSink, utf8SafeEnd } from "./log-sink.ts";
+import { JobRunnerMetrics } from "./metrics.ts";
 import { type MinerJobRow, MinerJobStore, toStatus } from "./store.ts";
 
 export interface JobRunnerOptions {
@@ -39,6 +41,8 @@ export interface JobRunnerOptions {
   maxLogBytes?: number;
   /** Pull an image that is not present (default true); false makes a missing image fail the job at once. */
   allowPull?: boolean;
+  /** Prometheus registry for `cmesh_miner_jobs_*` metrics (none when absent). */
+  registry?: Registry;
   /** Called whenever a job changes state (for metrics and logs). */
   onStateChange?: (status: MinerJobStatus) => void;
 }
@@ -99,6 +103,7 @@ export class JobRunner {
   private closed = false;
   /** Labels this runner's containers: derived from the data directory, so a restart finds its own. */
   readonly runnerId: string;
+  private readonly metrics: JobRunnerMetrics | undefined;
 
   private constructor(private readonly opts: JobRunnerOptions) {
     mkdirSync(join(opts.dataDir, "jobs"), { recursive: true });
@@ -108,6 +113,7 @@ export class JobRunner {
     this.ceilings = opts.ceilings ?? DEFAULT_CEILINGS;
     this.maxLogBytes = opts.maxLogBytes ?? JOB_LIMITS.maxLogBytes;
     this.log = opts.logger.child({ component: "job-runner" });
+    this.metrics = opts.registry ? new JobRunnerMetrics(opts.registry) : undefined;
   }
 
   /** Opens the job table and reconciles jobs a previous process left unfinished. */
@@ -278,6 +284,7 @@ export class JobRunner {
 
   private emit(jobId: string): void {
     if (this.detached) return;
+    this.metrics?.active.set(this.store.countUnfinished());
     const s = this.status(jobId);
     if (s) this.opts.onStateChange?.(s);
   }
@@ -301,6 +308,7 @@ export class JobRunner {
       patch.stderrTruncated = sinks.stderr.truncated;
     }
     this.store.update(jobId, patch);
+    this.metrics?.ended.inc({ state: end.state });
     this.log.info({ jobId, ...end }, "job ended");
     this.emit(jobId);
   }

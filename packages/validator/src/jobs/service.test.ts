@@ -1,13 +1,18 @@
 // JobService paths that need no miner: validation, named-miner checks, queue timeout, unreachable miners,
 // cancelling a queued job. (Runs against real miners are in test/e2e/jobs-*.test.ts.)
 import { cryptoReady, Dendrite, keypairFromUri } from "@computemesh/protocol";
+import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type JobEvent, type JobMinerCandidate, JobService } from "./service.ts";
 
 const spec = { image: "local/x:1", command: ["true"] };
 let services: JobService[] = [];
 
-async function open(candidates: JobMinerCandidate[], queueTimeoutMs = 300): Promise<JobService> {
+async function open(
+  candidates: JobMinerCandidate[],
+  queueTimeoutMs = 300,
+  registry?: Registry,
+): Promise<JobService> {
   const hotkey = keypairFromUri("//JobServiceTest");
   const s = await JobService.open({
     dendrite: new Dendrite({ hotkey }),
@@ -15,6 +20,7 @@ async function open(candidates: JobMinerCandidate[], queueTimeoutMs = 300): Prom
     candidates: async () => candidates,
     pollIntervalMs: 20,
     queueTimeoutMs,
+    registry,
   });
   services.push(s);
   return s;
@@ -67,10 +73,15 @@ describe("JobService without miners", () => {
   });
 
   it("fails a job no miner takes, with the reason per miner tried", async () => {
-    const s = await open([
-      { hotkey: "5Closed", axon: { ip: "127.0.0.1", port: 1 }, verified: true, allocated: false },
-      { hotkey: "5Rented", axon: { ip: "127.0.0.1", port: 1 }, verified: true, allocated: true },
-    ]);
+    const registry = new Registry();
+    const s = await open(
+      [
+        { hotkey: "5Closed", axon: { ip: "127.0.0.1", port: 1 }, verified: true, allocated: false },
+        { hotkey: "5Rented", axon: { ip: "127.0.0.1", port: 1 }, verified: true, allocated: true },
+      ],
+      300,
+      registry,
+    );
     const events: JobEvent[] = [];
     s.onJobEvent((e) => events.push(e));
     const v = await s.submitJob(spec);
@@ -81,6 +92,9 @@ describe("JobService without miners", () => {
     expect(done.reason).toContain("5Closed: unreachable");
     expect(done.reason).not.toContain("5Rented");
     expect(events.map((e) => e.state)).toEqual(["queued", "failed"]);
+    const metrics = await registry.metrics();
+    expect(metrics).toContain("cmesh_validator_jobs_submitted_total 1");
+    expect(metrics).toContain('cmesh_validator_jobs_ended_total{state="failed"} 1');
     expect(await s.jobOutputs(v.jobId)).toEqual([]);
     expect(await s.jobLogs(v.jobId)).toMatchObject({ stdout: "", stderr: "", done: true });
   });

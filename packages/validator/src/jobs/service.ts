@@ -4,6 +4,7 @@
 // Wiring into the Validator class (validator engineer / integrator):
 //   this.jobs = await JobService.open({
 //     dendrite: this.dendrite, hotkey: this.hotkeyPair, db: this.store.db /* or sqlitePath */, logger,
+//     registry: this.metrics.registry,
 //     candidates: async () => (await this.listMachines()).map((m) => ({ hotkey: m.minerHotkey, axon: m.axon,
 //       verified: m.verified, allocated: m.allocated, reliability: m.reliability })),
 //   });
@@ -41,6 +42,8 @@ import {
 } from "@computemesh/protocol";
 import type { Kysely } from "kysely";
 import { type Logger, pino } from "pino";
+import type { Registry } from "prom-client";
+import { JobServiceMetrics } from "./metrics.ts";
 import { type ValidatorJobRow, ValidatorJobStore } from "./store.ts";
 
 /** A miner the service may send jobs to (built from the validator's machine list). */
@@ -95,6 +98,8 @@ export interface JobServiceOptions {
   minerDeadAfterMs?: number;
   /** A job no miner takes within this time fails. Default 120 s. */
   queueTimeoutMs?: number;
+  /** Prometheus registry for `cmesh_validator_jobs_*` metrics (none when absent). */
+  registry?: Registry;
   /** Miners a job may be lost on before it fails (1 = no retry). Default 2: retried once on another miner. */
   maxAttempts?: number;
 }
@@ -120,6 +125,7 @@ export class JobService {
   private readonly finalizing = new Map<string, Promise<void>>();
   private readonly listeners = new Set<(e: JobEvent) => void>();
   private closed = false;
+  private readonly metrics: JobServiceMetrics | undefined;
 
   private constructor(
     private readonly opts: JobServiceOptions,
@@ -130,6 +136,7 @@ export class JobService {
     this.deadMs = opts.minerDeadAfterMs ?? 20_000;
     this.queueMs = opts.queueTimeoutMs ?? 120_000;
     this.maxAttempts = opts.maxAttempts ?? 2;
+    this.metrics = opts.registry ? new JobServiceMetrics(opts.registry) : undefined;
   }
 
   /** Opens the job table and resumes every job that had not finished. */
@@ -288,6 +295,9 @@ export class JobService {
   }
 
   private emit(row: ValidatorJobRow): void {
+    if (row.state === "queued" && row.attempts === 0) this.metrics?.submitted.inc();
+    if (row.state === "queued" && row.attempts > 0) this.metrics?.retried.inc();
+    if (isTerminalJobState(row.state)) this.metrics?.ended.inc({ state: row.state });
     const view = toView(row);
     for (const cb of this.listeners) {
       try {
