@@ -1,7 +1,7 @@
 // Allocations: who holds the machine (or which GPUs), in which container, until when. The store is the source of
 // truth for what was promised; Docker (by label) is the truth for what exists; reconcile() brings them together.
 import { randomUUID } from "node:crypto";
-import { CmeshError } from "@computemesh/core";
+import { CmeshError, isCmeshError } from "@computemesh/core";
 import {
   type AllocationInfo,
   type GpuSpec,
@@ -223,6 +223,25 @@ export class AllocationManager {
    * allocation is active and its sshd answers, or it throws and nothing of it is left behind.
    */
   async allocate(input: AllocateInput, validatorHotkey: string): Promise<AllocationInfo> {
+    // The chosen port can be taken by another process between the bind check and Docker's bind; such an attempt
+    // has already cleaned up after itself, so trying again (with the next free port) is safe.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.allocateOnce(input, validatorHotkey);
+      } catch (e) {
+        const portTaken =
+          isCmeshError(e, "CONTAINER_CREATE_FAILED") &&
+          /port is already allocated|address already in use/i.test(e.message);
+        if (!portTaken || attempt >= 3) throw e;
+        this.o.logger?.warn(
+          { attempt, err: e.message },
+          "host port taken while publishing; retrying with another",
+        );
+      }
+    }
+  }
+
+  private async allocateOnce(input: AllocateInput, validatorHotkey: string): Promise<AllocationInfo> {
     const { resources, key, image } = await this.validate(input);
     const hostKey = ssh2.utils.generateKeyPairSync("ed25519");
     const id = randomUUID().replace(/-/g, "");

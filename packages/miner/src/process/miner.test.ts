@@ -66,6 +66,8 @@ describe.skipIf(!dockerOk)("startMiner (local chain, axon, Docker, OpenSSH)", ()
     })) {
       await docker.getContainer(c.Id).remove({ force: true, v: true });
     }
+    const { Volumes } = await docker.listVolumes({ filters: { label: [`${LABEL_MINER}=${miner?.hotkey}`] } });
+    for (const v of Volumes ?? []) await docker.getVolume(v.Name).remove();
     await net?.chain.close();
   });
 
