@@ -119,3 +119,31 @@ export async function collectOutputs(
   }
   return out;
 }
+
+/**
+ * Bytes used by regular files under `dir` (symlinks not followed); stops counting once `stopAt` is reached, and
+ * after 100,000 entries (a job making millions of empty files is then counted as over the limit).
+ */
+export async function directorySize(dir: string, stopAt: number): Promise<number> {
+  let total = 0;
+  let entries = 0;
+  const stack = [dir];
+  while (stack.length > 0 && total < stopAt) {
+    const d = stack.pop()!;
+    let names: string[];
+    try {
+      names = await readdir(d);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      if (++entries > 100_000) return stopAt;
+      const st = await lstat(join(d, name)).catch(() => null);
+      if (!st) continue;
+      if (st.isDirectory()) stack.push(join(d, name));
+      else if (st.isFile()) total += st.size;
+      if (total >= stopAt) break;
+    }
+  }
+  return total;
+}

@@ -170,6 +170,19 @@ describe.skipIf(!usable)("JobRunner with real Docker", () => {
     expect(done.reason).toBe("killed: out of memory (limit 32 MiB)");
   });
 
+  it("kills a job that floods its output directory", async () => {
+    const { runner } = await open({ maxOutputDiskBytes: 1_000_000 });
+    const jobId = newId();
+    await runner.submit(
+      jobId,
+      spec("dd if=/dev/zero of=/output/big bs=100000 count=50 2>/dev/null; sleep 30"),
+      "v",
+    );
+    const done = await runner.waitFor(jobId);
+    expect(done.state).toBe("failed");
+    expect(done.reason).toBe("the job wrote more than 1000000 bytes to /output and was killed");
+  });
+
   it("caps captured logs and says they were truncated", async () => {
     const { runner } = await open({ maxLogBytes: 10_000 });
     const jobId = newId();

@@ -24,7 +24,7 @@ import {
   resolveJobLimits,
 } from "./container-spec.ts";
 import { JobRunnerError } from "./errors.ts";
-import { type CollectedOutputs, collectOutputs, writeInputs } from "./files.ts";
+import { type CollectedOutputs, collectOutputs, directorySize, writeInputs } from "./files.ts";
 import { CappedFileSink, utf8SafeEnd } from "./log-sink.ts";
 import { JobRunnerMetrics } from "./metrics.ts";
 import { type MinerJobRow, MinerJobStore, toStatus } from "./store.ts";
@@ -41,13 +41,18 @@ export interface JobRunnerOptions {
   maxLogBytes?: number;
   /** Pull an image that is not present (default true); false makes a missing image fail the job at once. */
   allowPull?: boolean;
+  /** Bytes a job may write to /output (checked every second; over it the job is killed). Default 1 GiB. */
+  maxOutputDiskBytes?: number;
   /** Prometheus registry for `cmesh_miner_jobs_*` metrics (none when absent). */
   registry?: Registry;
   /** Called whenever a job changes state (for metrics and logs). */
   onStateChange?: (status: MinerJobStatus) => void;
 }
 
-type KillReason = { kind: "cancel"; reason: string } | { kind: "timeout" };
+type KillReason =
+  | { kind: "cancel"; reason: string }
+  | { kind: "timeout" }
+  | { kind: "limit"; reason: string };
 
 interface CapturedOutput {
   sinks: { stdout: CappedFileSink; stderr: CappedFileSink };
@@ -417,10 +422,34 @@ export class JobRunner {
           Math.max(0, deadlineAt - Date.now()),
         )
       : undefined;
+    // The output directory is a host directory without a quota: watch its size and kill a job that floods it.
+    const maxDisk = this.opts.maxOutputDiskBytes ?? 1024 ** 3;
+    let checking = false;
+    const diskWatch = running
+      ? setInterval(() => {
+          if (checking) return;
+          checking = true;
+          directorySize(p.output, maxDisk + 1)
+            .then((size) => {
+              if (size > maxDisk) {
+                live.kill ??= {
+                  kind: "limit",
+                  reason: `the job wrote more than ${maxDisk} bytes to /output and was killed`,
+                };
+                return container.kill();
+              }
+            })
+            .catch(() => undefined)
+            .finally(() => {
+              checking = false;
+            });
+        }, 1000)
+      : undefined;
     try {
       await container.wait();
     } finally {
       clearTimeout(timer);
+      clearInterval(diskWatch);
     }
     await Promise.race([logsEnded, sleep(3000)]);
     logStream.destroy();
@@ -454,6 +483,7 @@ export class JobRunner {
         reason: `execution exceeded its ${limits.executionSec}s limit and was killed`,
         exitCode,
       };
+    else if (live.kill?.kind === "limit") end = { state: "failed", reason: live.kill.reason, exitCode };
     else if (info.State.OOMKilled)
       end = { state: "failed", reason: `killed: out of memory (limit ${limits.memoryMiB} MiB)`, exitCode };
     else if (exitCode !== 0) end = { state: "failed", reason: `exited with code ${exitCode}`, exitCode };
