@@ -2,7 +2,7 @@
 // worker (packages/pog/cuda) implements the same definitions on a GPU; `SimulatedGpuBackend` is the CPU
 // backend labelled simulated, for local networks and simulations only.
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
-import { gemmInt8 } from "./gemm.ts";
+import { prepareInt8Gemm } from "./gemm.ts";
 import { leafHash, MerkleTree, rowBytes } from "./merkle.ts";
 import { pageBytesOf, validateVramSpec, type VramSpec, vramChainPages, vramPageCount } from "./vram.ts";
 import { leafCount, matrixARows, matrixB, validateWorkload, type WorkloadSpec } from "./workload.ts";
@@ -33,7 +33,7 @@ export interface PogBackend {
 }
 
 /** Rows computed per block; the event loop gets a turn between blocks so the axon keeps answering. */
-const ROW_BLOCK = 64;
+const ROW_BLOCK = 256;
 
 export class CpuBackend implements PogBackend {
   readonly kind: BackendKind = "cpu";
@@ -42,14 +42,13 @@ export class CpuBackend implements PogBackend {
   async commitGemm(spec: WorkloadSpec): Promise<Commitment> {
     validateWorkload(spec);
     const { n, m } = spec;
-    const b = matrixB(spec);
+    const gemm = prepareInt8Gemm(matrixB(spec), n, n);
     const leaves: Buffer[] = new Array(leafCount(spec));
-    const out = new Int32Array(ROW_BLOCK * n);
     for (let k = 0; k < m; k++) {
       for (let r0 = 0; r0 < n; r0 += ROW_BLOCK) {
         const r1 = Math.min(n, r0 + ROW_BLOCK);
         const rows = r1 - r0;
-        const c = gemmInt8(matrixARows(spec, k, r0, r1), b, rows, n, n, out.subarray(0, rows * n));
+        const c = gemm.multiply(matrixARows(spec, k, r0, r1), rows);
         for (let r = 0; r < rows; r++) {
           const g = k * n + r0 + r;
           leaves[g] = leafHash(g, rowBytes(c.subarray(r * n, (r + 1) * n)));
@@ -65,7 +64,7 @@ export class CpuBackend implements PogBackend {
         indices.map((g) => {
           const k = Math.floor(g / n);
           const r = g % n;
-          const row = gemmInt8(matrixARows(spec, k, r, r + 1), b, 1, n, n);
+          const row = gemm.multiply(matrixARows(spec, k, r, r + 1), 1);
           return { index: g, data: rowBytes(row), path: tree.path(g) };
         }),
       release: () => {},

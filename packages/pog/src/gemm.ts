@@ -1,3 +1,5 @@
+import { WasmInt8Gemm, wasmSimdAvailable } from "./wasm-gemm.ts";
+
 // Exact int8×int8→int32 matrix products on the CPU. Integer arithmetic, so the result is bit-identical to any
 // other exact backend (the CUDA worker's tensor-core MMA accumulates in int32 as well).
 
@@ -62,4 +64,18 @@ export function gemmInt8Naive(a: Int8Array, b: Int8Array, rows: number, k: numbe
     }
   }
   return c;
+}
+
+/** a·B for one fixed B (k×n): the WebAssembly SIMD kernel where available, else the TypeScript loop. */
+export interface Int8Gemm {
+  readonly kind: "wasm-simd" | "typescript";
+  multiply(a: Int8Array, rows: number): Int32Array;
+}
+
+export function prepareInt8Gemm(b: Int8Array, k: number, n: number): Int8Gemm {
+  if (wasmSimdAvailable() && k % 16 === 0 && process.env.CMESH_POG_NO_WASM !== "1") {
+    const w = new WasmInt8Gemm(b, k, n);
+    return { kind: "wasm-simd", multiply: (a, rows) => w.multiply(a, rows) };
+  }
+  return { kind: "typescript", multiply: (a, rows) => gemmInt8(a, b, rows, k, n) };
 }

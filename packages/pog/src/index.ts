@@ -13,3 +13,4 @@ export * from "./speed.ts";
 export * from "./synapses.ts";
 export * from "./uuid-registry.ts";
 export * from "./native-worker.ts";
+export * from "./wasm-gemm.ts";

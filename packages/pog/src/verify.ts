@@ -1,6 +1,6 @@
 // Validator-side checks of opened leaves: pure functions of the workload, the committed root and the answer.
 import { randomInt } from "node:crypto";
-import { gemmInt8 } from "./gemm.ts";
+import { prepareInt8Gemm } from "./gemm.ts";
 import { leafHash, verifyPath } from "./merkle.ts";
 import {
   pageBytesOf,
@@ -75,7 +75,7 @@ export function verifyGemmOpening(
     const r = leaf.index % n;
     a.set(matrixARows(spec, k, r, r + 1), i * n);
   });
-  const expected = gemmInt8(a, b, answer.length, n, n);
+  const expected = prepareInt8Gemm(b, n, n).multiply(a, answer.length);
   for (let i = 0; i < answer.length; i++) {
     const leaf = answer[i];
     const got = new Int32Array(new Uint8Array(leaf.data).buffer);
