@@ -39,6 +39,7 @@ const api = await startApiServer({
   rateLimit: false,
   meterIntervalMs: 0,
   logPollMs: 5,
+  web: false,
 });
 const { apiKey } = await createAccount(api.db, { name: "bench", initialCredits: 1000 });
 const auth = { authorization: `Bearer ${apiKey}` };

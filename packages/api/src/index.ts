@@ -15,3 +15,4 @@ export {
   WEBHOOK_EVENTS,
   type WebhookEvent,
 } from "./webhooks.ts";
+export { validatorMarket } from "./validator-backend.ts";

@@ -31,10 +31,13 @@ import { machineRoutes } from "./routes/machines.ts";
 import { rentalRoutes } from "./routes/rentals.ts";
 import { webhookRoutes } from "./routes/webhooks.ts";
 import { ensureWebBuilt } from "./web-assets.ts";
+import { validatorMarket } from "./validator-backend.ts";
 import { WebhookDispatcher } from "./webhooks.ts";
+import type { Validator } from "@computemesh/validator";
 
 export interface ApiServerOptions {
-  backend: MarketBackend;
+  /** The market: a `Validator` (wrapped by `validatorMarket` automatically) or any MarketBackend. */
+  backend: MarketBackend | Validator;
   /** A Kysely instance (e.g. the validator's store), a `postgres://` URL, or a SQLite path. */
   db: Kysely<unknown> | ApiDb | string;
   host?: string;
@@ -53,7 +56,7 @@ export interface ApiServerOptions {
   lowBalanceWarnSec?: number;
   rateLimit?: { max: number; timeWindowMs: number } | false;
   webhooks?: { retries?: number; backoffMs?: number; timeoutMs?: number };
-  /** Serve the web UI from this directory; `true` = packages/web/dist (built on demand); false = no UI. */
+  /** Serve the web UI from this directory; `true` (default) = packages/web/dist, built on demand; false = no UI. */
   web?: string | boolean;
   bodyLimitBytes?: number;
   jobBodyLimitBytes?: number;
@@ -72,10 +75,17 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
+/** A real `Validator` gets the adapter that adds the network, history and receipt extensions. */
+function asMarketBackend(b: MarketBackend | Validator): MarketBackend {
+  const looksLikeValidator = "syncMetagraph" in b && "store" in b && !("network" in b);
+  return looksLikeValidator ? validatorMarket(b as Validator) : (b as MarketBackend);
+}
+
 /** Builds the Fastify app with every route, without listening (the OpenAPI generator uses it too). */
 export async function buildApiApp(opts: ApiServerOptions) {
   const logger = opts.logger ?? pino({ level: process.env.CMESH_LOG_LEVEL ?? "info" });
   const clock = opts.clock ?? systemClock;
+  const backend = asMarketBackend(opts.backend);
   const { db, owned } = openApiDb(opts.db);
   await migrateApiDb(db);
   const metrics = createApiMetrics();
@@ -94,13 +104,13 @@ export async function buildApiApp(opts: ApiServerOptions) {
     },
   );
   await rentals.recover();
-  const jobs = new JobService(db, opts.backend, clock, {
+  const jobs = new JobService(db, backend, clock, {
     ...DEFAULT_JOB_LIMITS,
     maxInputBytes: opts.maxJobInputBytes ?? DEFAULT_JOB_LIMITS.maxInputBytes,
   });
   const ctx: ApiContext = {
     db,
-    backend: opts.backend,
+    backend,
     clock,
     rentals,
     jobs,
@@ -229,7 +239,7 @@ export async function buildApiApp(opts: ApiServerOptions) {
   });
   webhookRoutes(app, ctx);
 
-  if (opts.web) {
+  if (opts.web ?? true) {
     const dir = typeof opts.web === "string" ? opts.web : await ensureWebBuilt(logger);
     if (existsSync(join(dir, "index.html"))) {
       await app.register(fastifyStatic, { root: dir, prefix: "/", wildcard: false, index: ["index.html"] });

@@ -15,6 +15,7 @@ export async function openApiDocument(): Promise<unknown> {
     db: ":memory:",
     logger: pino({ level: "silent" }),
     rateLimit: false,
+    web: false,
   });
   await app.ready();
   const doc = app.swagger();

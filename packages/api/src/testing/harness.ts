@@ -44,6 +44,7 @@ export async function startHarness(
     logger: pino({ level: process.env.CMESH_TEST_LOG ?? "silent" }),
     meterIntervalMs: 0,
     rateLimit: false,
+    web: false,
     clock,
     ...opts,
     backend,
