@@ -89,6 +89,7 @@ export interface JobServiceOptions {
   hotkey: KeyringPair;
   candidates: () => Promise<JobMinerCandidate[]>;
   /** The validator's Kysely database (SQLite or PostgreSQL); otherwise an SQLite file (or memory) of its own. */
+  // biome-ignore lint/suspicious/noExplicitAny: any database; the job table is created at runtime
   db?: Kysely<any>;
   sqlitePath?: string;
   logger?: Logger;
