@@ -5,7 +5,8 @@
 import { join } from "node:path";
 import { allowSimulatedPog } from "@computemesh/pog";
 import { type AllocationEvent, Validator } from "@computemesh/validator";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
+import { storeBackends } from "../../packages/validator/src/store/test-backends.ts";
 import { register, startTestMiner, type TestMiner, testNet } from "./validator-harness.ts";
 
 async function until<T>(
@@ -22,7 +23,12 @@ async function until<T>(
   }
 }
 
-describe("validator loop and allocation health", () => {
+const backends = await storeBackends();
+afterAll(async () => {
+  for (const b of backends) await b.cleanup();
+});
+
+describe.each(backends)("validator loop and allocation health on $name", (backend) => {
   it("runs epochs from blocks and ends dead rentals within the health interval, saying why", async () => {
     const net = await testNet();
     const miners: TestMiner[] = [];
@@ -33,11 +39,15 @@ describe("validator loop and allocation health", () => {
       const b = await startTestMiner(net, "H-b", { model: "NVIDIA H100 80GB HBM3", count: 2 });
       miners.push(a, b);
       await net.chain.advanceBlocks(11);
+      // A fresh store of this backend (its own PostgreSQL schema), handed to the validator by location.
+      const fresh = await backend.open(join(net.dir, "v.db"));
+      await fresh.store.close();
       v = await Validator.start({
         chain: net.chain.client(),
         hotkey: keys.hotkey,
         netuid: net.netuid,
-        db: join(net.dir, "v.db"),
+        db: fresh.location,
+        pgSchema: fresh.options.pgSchema,
         epochBlocks: 2,
         jobs: false,
         metricsPort: 0,

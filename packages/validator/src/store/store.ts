@@ -136,12 +136,15 @@ export class ValidatorStore {
     const migrator = new Migrator({
       db: this.db,
       provider: new InCodeMigrationProvider(this.dialect),
-      ...(this.pgSchema ? { migrationTableSchema: this.pgSchema } : {}),
+      ...(this.dialect === "postgres" ? { migrationTableSchema: this.pgSchema ?? "public" } : {}),
     });
     const { error, results } = await migrator.migrateToLatest();
     if (error) {
       const failed = results?.find((r) => r.status === "Error")?.migrationName ?? "unknown";
-      throw new CmeshError("STORE_MIGRATION_FAILED", `store migration ${failed} failed`, { cause: error });
+      const why = error instanceof Error ? error.message : String(error);
+      throw new CmeshError("STORE_MIGRATION_FAILED", `store migration ${failed} failed: ${why}`, {
+        cause: error,
+      });
     }
   }
 
