@@ -64,6 +64,29 @@ describe("jobs through the API", () => {
     expect(list.body.jobs.map((j: { jobId: string }) => j.jobId)).toEqual([submit.body.jobId]);
   });
 
+  it("a finished job is charged once: run seconds × the machine's hourly price, as a ledger row", async () => {
+    h = await startHarness();
+    const miner = h.backend.machines[0];
+    const submit = await h.call("POST", "/v1/jobs", {
+      key: h.alice,
+      body: { image: "alpine", command: ["sleep", "1.2"], minerHotkey: miner.minerHotkey },
+    });
+    const job = await waitForState(h, submit.body.jobId, ["completed"]);
+    const seconds = Math.floor((Date.parse(job.endedAt) - Date.parse(job.startedAt)) / 1000);
+    const rate = Math.round(miner.pricePerGpuHour * 1e6) * miner.gpuCount;
+    const expected = Math.floor((rate * seconds) / 3600);
+    expect(seconds).toBeGreaterThanOrEqual(1);
+    expect(job.costMicro).toBe(expected);
+    await h.api.meterTick();
+    const again = await h.call("GET", `/v1/jobs/${submit.body.jobId}`, { key: h.alice });
+    expect(again.body.costMicro).toBe(expected);
+    const ledger = await h.call("GET", "/v1/account/ledger", { key: h.alice });
+    const rows = ledger.body.entries.filter((e: { memo: string }) => e.memo.includes(submit.body.jobId));
+    expect(rows.map((r: { amountMicro: number }) => r.amountMicro)).toEqual([-expected]);
+    const acc = await h.call("GET", "/v1/account", { key: h.alice });
+    expect(acc.body.balanceMicro).toBe(100_000_000 - expected);
+  });
+
   it("a failing job reports its exit code and logs", async () => {
     h = await startHarness();
     const submit = await h.call("POST", "/v1/jobs", {

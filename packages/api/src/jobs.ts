@@ -1,8 +1,20 @@
 import { isCmeshError } from "@computemesh/core";
-import type { JobReceiptView, JobSpec, JobView, MarketBackend } from "./backend.ts";
+import { balanceMicro, newId } from "./accounts.ts";
+import {
+  type JobReceiptView,
+  type JobSpec,
+  type JobView,
+  type MarketBackend,
+  TERMINAL_JOB_STATES,
+} from "./backend.ts";
 import type { Clock } from "./clock.ts";
-import type { ApiDb } from "./db/open.ts";
+import { type ApiDb, toInt } from "./db/open.ts";
 import { ApiError, statusForBackendCode } from "./errors.ts";
+import { KeyedLock } from "./keyed-lock.ts";
+import { costForSeconds, hourlyRateMicro } from "./money.ts";
+
+/** A job as the API shows it: the backend's view plus what it cost (null until it ended and was settled). */
+export type ChargedJobView = JobView & { costMicro: number | null };
 
 export interface JobLimits {
   /** Decoded bytes of all input files of one job. */
@@ -39,6 +51,7 @@ export function checkRelativePath(path: string, field: string): void {
 
 /** Jobs delegate to the market backend; the API adds ownership (every job belongs to one account) and limits. */
 export class JobService {
+  private readonly lock = new KeyedLock();
   constructor(
     private readonly db: ApiDb,
     private readonly backend: MarketBackend,
@@ -46,7 +59,7 @@ export class JobService {
     private readonly limits: JobLimits = DEFAULT_JOB_LIMITS,
   ) {}
 
-  async submit(accountId: string, spec: JobSpec, opts: { minerHotkey?: string }): Promise<JobView> {
+  async submit(accountId: string, spec: JobSpec, opts: { minerHotkey?: string }): Promise<ChargedJobView> {
     const inputs = spec.inputs ?? [];
     if (inputs.length > this.limits.maxInputFiles) {
       throw new ApiError(413, "INPUT_TOO_LARGE", `at most ${this.limits.maxInputFiles} input files`, {
@@ -75,6 +88,11 @@ export class JobService {
       );
     }
     for (const [i, p] of (spec.outputPaths ?? []).entries()) checkRelativePath(p, `outputPaths[${i}]`);
+    if ((await balanceMicro(this.db, accountId)) <= 0) {
+      throw new ApiError(402, "INSUFFICIENT_BALANCE", "a job needs a positive balance", {
+        hint: "deposit credits: `cmesh account deposit --credits 10`",
+      });
+    }
     let job: JobView;
     try {
       job = await this.backend.submitJob(
@@ -93,7 +111,69 @@ export class JobService {
         created_at: new Date(this.clock.now()).toISOString(),
       })
       .execute();
-    return job;
+    return { ...job, costMicro: null } as ChargedJobView;
+  }
+
+  /**
+   * Charges a finished job once: whole seconds from start to end × the machine's hourly price (price per
+   * GPU-hour × GPUs), capped at the balance. A job that never started costs nothing.
+   */
+  async settle(accountId: string, job: JobView): Promise<number | null> {
+    if (!TERMINAL_JOB_STATES.includes(job.state)) return null;
+    return this.lock.run(accountId, async () => {
+      const row = await this.db
+        .selectFrom("api_jobs")
+        .selectAll()
+        .where("job_id", "=", job.jobId)
+        .executeTakeFirst();
+      if (!row) return null;
+      if (row.settled_at !== null) return toInt(row.charged_micro);
+      let cost = 0;
+      if (job.startedAt && job.endedAt && job.minerHotkey) {
+        const seconds = Math.max(0, Math.floor((Date.parse(job.endedAt) - Date.parse(job.startedAt)) / 1000));
+        const machine = (await this.backend.listMachines()).find((m) => m.minerHotkey === job.minerHotkey);
+        const rate = machine ? hourlyRateMicro(machine.pricePerGpuHour, machine.gpuCount) : 0;
+        cost = Math.min(costForSeconds(rate, seconds), Math.max(0, await balanceMicro(this.db, accountId)));
+        if (cost > 0) {
+          await this.db
+            .insertInto("api_ledger")
+            .values({
+              id: newId("led"),
+              account_id: accountId,
+              amount_micro: -cost,
+              kind: "charge",
+              rental_id: null,
+              memo: `job ${job.jobId} on ${job.minerHotkey}: ${seconds}s`,
+              created_at: new Date(this.clock.now()).toISOString(),
+            })
+            .execute();
+        }
+      }
+      await this.db
+        .updateTable("api_jobs")
+        .set({ charged_micro: cost, settled_at: new Date(this.clock.now()).toISOString() })
+        .where("job_id", "=", job.jobId)
+        .execute();
+      return cost;
+    });
+  }
+
+  /** Settles every ended, unsettled job (called by the metering pass). */
+  async settleFinished(): Promise<void> {
+    const rows = await this.db
+      .selectFrom("api_jobs")
+      .select(["job_id", "account_id"])
+      .where("settled_at", "is", null)
+      .limit(500)
+      .execute();
+    for (const r of rows) {
+      const job = await this.backend.job(r.job_id).catch(() => undefined);
+      if (job) await this.settle(r.account_id, job);
+    }
+  }
+
+  private async withCost(accountId: string, job: JobView): Promise<ChargedJobView> {
+    return { ...job, costMicro: await this.settle(accountId, job) };
   }
 
   private async own(accountId: string, jobId: string): Promise<void> {
@@ -106,17 +186,17 @@ export class JobService {
     if (!row) throw new ApiError(404, "JOB_NOT_FOUND", `no job ${jobId} on this account`, { field: "jobId" });
   }
 
-  async get(accountId: string, jobId: string): Promise<JobView> {
+  async get(accountId: string, jobId: string): Promise<ChargedJobView> {
     await this.own(accountId, jobId);
     const job = await this.backend.job(jobId).catch((err) => backendError(err, "job lookup failed"));
     if (!job)
       throw new ApiError(404, "JOB_NOT_FOUND", `the validator no longer knows job ${jobId}`, {
         field: "jobId",
       });
-    return job;
+    return this.withCost(accountId, job);
   }
 
-  async list(accountId: string): Promise<JobView[]> {
+  async list(accountId: string): Promise<ChargedJobView[]> {
     const rows = await this.db
       .selectFrom("api_jobs")
       .select("job_id")
@@ -125,7 +205,9 @@ export class JobService {
       .limit(100)
       .execute();
     const jobs = await Promise.all(rows.map((r) => this.backend.job(r.job_id).catch(() => undefined)));
-    return jobs.filter((j): j is JobView => j !== undefined);
+    return Promise.all(
+      jobs.filter((j): j is JobView => j !== undefined).map((j) => this.withCost(accountId, j)),
+    );
   }
 
   async logs(accountId: string, jobId: string, from?: { stdout: number; stderr: number }) {
@@ -138,9 +220,10 @@ export class JobService {
     return this.backend.jobOutputs(jobId).catch((err) => backendError(err, "output read failed"));
   }
 
-  async cancel(accountId: string, jobId: string): Promise<JobView> {
+  async cancel(accountId: string, jobId: string): Promise<ChargedJobView> {
     await this.own(accountId, jobId);
-    return this.backend.cancelJob(jobId).catch((err) => backendError(err, "cancel failed"));
+    const job = await this.backend.cancelJob(jobId).catch((err) => backendError(err, "cancel failed"));
+    return this.withCost(accountId, job);
   }
 
   async receipt(accountId: string, jobId: string): Promise<JobReceiptView | null> {

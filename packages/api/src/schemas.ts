@@ -205,6 +205,7 @@ export const Job = z
     endedAt: z.string().optional(),
     stdoutBytes: z.number().int(),
     stderrBytes: z.number().int(),
+    costMicro: z.number().int().nullable().describe("micro-credits charged once the job ended; null before"),
   })
   .meta({ id: "Job" });
 export const JobLogsQuery = z.strictObject({

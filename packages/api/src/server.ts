@@ -268,6 +268,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const meterTick = async () => {
     metrics.meterTicks.inc();
     await ctx.rentals.tick(ctx.clock.now());
+    await ctx.jobs.settleFinished();
   };
   const interval = opts.meterIntervalMs ?? 1000;
   let timer: NodeJS.Timeout | undefined;

@@ -2830,6 +2830,8 @@ export interface components {
       endedAt?: string;
       stdoutBytes: number;
       stderrBytes: number;
+      /** @description micro-credits charged once the job ended; null before */
+      costMicro: number | null;
     };
     Error: {
       error: {
@@ -2900,6 +2902,8 @@ export interface components {
       endedAt?: string;
       stdoutBytes: number;
       stderrBytes: number;
+      /** @description micro-credits charged once the job ended; null before */
+      costMicro: number | null;
     };
   };
   responses: never;

@@ -115,6 +115,12 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  "004_job_charges": {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable("api_jobs").addColumn("charged_micro", "bigint").execute();
+      await db.schema.alterTable("api_jobs").addColumn("settled_at", "text").execute();
+    },
+  },
 };
 
 export const apiMigrationProvider: MigrationProvider = {

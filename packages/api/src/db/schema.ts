@@ -73,6 +73,9 @@ export interface JobsTable {
   account_id: string;
   image: string;
   created_at: string;
+  /** What the finished job cost (run seconds × the machine's hourly price); null until settled. */
+  charged_micro: number | string | bigint | null;
+  settled_at: string | null;
 }
 
 export interface IdempotencyTable {

@@ -3,7 +3,7 @@ import { dirname, join, resolve } from "node:path";
 import type { Command } from "@commander-js/extra-typings";
 import { idempotencyHeader, unwrap } from "@computemesh/api/client";
 import { CmeshError } from "@computemesh/core";
-import { type ApiCliOptions, apiClient, printJson, printTable, withApiOptions } from "./account.ts";
+import { type ApiCliOptions, apiClient, credits, printJson, printTable, withApiOptions } from "./account.ts";
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
@@ -125,12 +125,13 @@ export function register(program: Command): void {
       const job = unwrap(await api.GET("/v1/jobs/{id}", { params: { path: { id } } }));
       if (opts.json) return printJson(job);
       printTable(
-        ["job", "state", "exit", "miner", "created", "ended", "reason"],
+        ["job", "state", "exit", "cost", "miner", "created", "ended", "reason"],
         [
           [
             job.jobId,
             job.state,
             job.exitCode ?? "",
+            job.costMicro === null ? "-" : credits(job.costMicro),
             job.minerHotkey ?? "",
             job.createdAt,
             job.endedAt ?? "",

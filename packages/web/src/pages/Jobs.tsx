@@ -1,6 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useEffect, useState } from "react";
-import { ApiProblem, api, getApiKey, idem, unwrap, useApiKey } from "../api.ts";
+import { ApiProblem, api, credits, getApiKey, idem, unwrap, useApiKey } from "../api.ts";
 import { Badge, ErrorBox, NeedKey, Section } from "../components.tsx";
 
 /** Splits a command line like a shell would for simple cases: spaces separate, quotes group. */
@@ -136,7 +136,7 @@ function JobDetail({ jobId }: { jobId: string }) {
       {job.data ? (
         <p data-testid="job-state">
           {stateBadge(job.data.state)} {job.data.exitCode != null ? `exit code ${job.data.exitCode}` : ""}{" "}
-          {job.data.reason ?? ""}
+          {job.data.reason ?? ""} {job.data.costMicro !== null ? `· cost ${credits(job.data.costMicro)}` : ""}
           {!finished ? (
             <button type="button" className="danger" onClick={() => cancel.mutate()}>
               Cancel
@@ -291,6 +291,7 @@ export function JobsPage() {
                 <th>Job</th>
                 <th>State</th>
                 <th>Exit</th>
+                <th>Cost</th>
                 <th>Created</th>
                 <th>
                   <span className="sr-only">Actions</span>
@@ -305,6 +306,7 @@ export function JobsPage() {
                   </td>
                   <td>{stateBadge(j.state)}</td>
                   <td>{j.exitCode ?? ""}</td>
+                  <td>{j.costMicro === null ? "—" : credits(j.costMicro)}</td>
                   <td>{new Date(j.createdAt).toLocaleString()}</td>
                   <td>
                     <button type="button" className="secondary" onClick={() => setSelected(j.jobId)}>
