@@ -78,6 +78,30 @@ describe.skipIf(!nvcc && !required)("CUDA proof-of-GPU worker", () => {
     expect(verifyVramOpening(spec, native.root, requested, await native.open(need))).toEqual({ ok: true });
   });
 
+  it.each([2, 3])(
+    "the split over %d (emulated) GPUs gives the same roots and verifying openings",
+    async (devices) => {
+      const split = new NativeWorkerBackend({ binary, host: true, hostDevices: devices });
+      await split.start();
+      try {
+        const spec = { seed, n: 32, m: 5 };
+        const native = await split.commitGemm(spec);
+        expect(native.root).toEqual((await new CpuBackend().commitGemm(spec)).root);
+        const idx = drawIndices(160, 12);
+        expect(verifyGemmOpening(spec, native.root, idx, await native.open(idx))).toEqual({ ok: true });
+        const vspec = { seed, chains: 6, pagesPerChain: 4, pageBytes: 256 }; // 3 devices: 8 pages each
+        const vram = await split.commitVram(vspec);
+        expect(vram.root).toEqual((await new CpuBackend().commitVram(vspec)).root);
+        const all = await vram.open([...Array(24).keys()]);
+        const requested = [0, 5, 13, 23];
+        const need = [...new Set(requested.flatMap((g) => vramLeavesNeeded(vspec, g, (x) => all[x].data)))];
+        expect(verifyVramOpening(vspec, vram.root, requested, await vram.open(need))).toEqual({ ok: true });
+      } finally {
+        split.stop();
+      }
+    },
+  );
+
   it("reports worker errors instead of hanging", async () => {
     await expect(worker.commitGemm({ seed, n: 0, m: 1 })).rejects.toThrow();
   });

@@ -2,8 +2,10 @@
 //   Philox4x32-10 counter PRNG, matrix keys = SHA-256("cmesh-pog-v1" ‖ seed ‖ label ‖ u32le(index))[0..8),
 //   C_k = A_k · B exactly in int32 (int8 tensor-core MMA through WMMA), leaves SHA-256(0x00 ‖ u32le(g) ‖ row),
 //   nodes SHA-256(0x01 ‖ left ‖ right), odd last node promoted; VRAM fill with data-dependent page mixing.
-// Leaf and node hashing run on the GPU. With --host every step runs on the CPU through the same
-// __host__ __device__ functions, which is how CI checks this file against the TypeScript backend (no GPU there).
+// Leaf and node hashing run on the GPU. Every visible GPU works: products are dealt round-robin (each device
+// reduces its products' rows to the product's subtree root when n is a power of two) and the VRAM buffer is split
+// into per-device ranges. With --host every step runs on the CPU through the same __host__ __device__ functions
+// (--host-devices D emulates the D-way split), which is how CI checks this file against the TypeScript backend.
 //
 // Line protocol on stdin/stdout (one command per line, answers end with "ok ..." or "err <message>"):
 //   gemm <seed hex64> <n> <m>                     → "ok <root hex> <leaf count>"
@@ -16,10 +18,13 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <algorithm>
 #include <iostream>
+#include <mutex>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace nvcuda;
@@ -278,19 +283,17 @@ static void host_stream(uint32_t k0, uint32_t k1, uint64_t first_byte, uint8_t* 
   for (uint64_t b = 0; b < bytes / 16; b++) philox_block(first_byte / 16 + b, k0, k1, out + 16 * b);
 }
 
-/** A Merkle tree kept level by level on the host (built on the device when one is used). */
+/** A Merkle tree kept level by level on the host. */
 struct Tree {
   std::vector<std::vector<uint8_t>> levels;  // 32 bytes per node
   uint64_t leaves() const { return levels[0].size() / 32; }
   const uint8_t* root() const { return levels.back().data(); }
-  std::vector<std::string> path(uint64_t g) const {
-    std::vector<std::string> out;
+  void path(uint64_t g, std::vector<std::string>& out) const {
     for (size_t l = 0; l + 1 < levels.size(); l++) {
       uint64_t width = levels[l].size() / 32, sib = g ^ 1;
       if (sib < width) out.push_back(hex(levels[l].data() + 32 * sib, 32));
       g >>= 1;
     }
-    return out;
   }
 };
 
@@ -310,47 +313,116 @@ static Tree host_tree(std::vector<uint8_t> leaves) {
   return t;
 }
 
-static Tree device_tree(uint8_t* d_leaves, uint64_t count) {
-  Tree t;
+/** A Merkle tree whose levels stay in one device's memory (paths are copied out node by node). */
+struct DevTree {
+  int dev = 0;
+  std::vector<uint8_t*> levels;
+  std::vector<uint64_t> widths;
+  void free_all() {
+    cudaSetDevice(dev);
+    for (auto p : levels) cudaFree(p);
+    levels.clear();
+    widths.clear();
+  }
+  void root(uint8_t out[32]) const {
+    cudaSetDevice(dev);
+    check(cudaMemcpy(out, levels.back(), 32, cudaMemcpyDeviceToHost), "copy root");
+  }
+  void path(uint64_t g, std::vector<std::string>& out) const {
+    cudaSetDevice(dev);
+    uint8_t node[32];
+    for (size_t l = 0; l + 1 < levels.size(); l++) {
+      uint64_t sib = g ^ 1;
+      if (sib < widths[l]) {
+        check(cudaMemcpy(node, levels[l] + 32 * sib, 32, cudaMemcpyDeviceToHost), "copy path node");
+        out.push_back(hex(node, 32));
+      }
+      g >>= 1;
+    }
+  }
+};
+
+/** Builds the tree over `count` leaf hashes already on the current device; takes ownership of d_leaves. */
+static DevTree device_tree(int dev, uint8_t* d_leaves, uint64_t count) {
+  DevTree t;
+  t.dev = dev;
+  t.levels.push_back(d_leaves);
+  t.widths.push_back(count);
   uint64_t width = count;
-  uint8_t* cur = d_leaves;
-  std::vector<uint8_t*> owned;
-  while (true) {
-    std::vector<uint8_t> level(width * 32);
-    check(cudaMemcpy(level.data(), cur, width * 32, cudaMemcpyDeviceToHost), "copy tree level");
-    t.levels.push_back(std::move(level));
-    if (width == 1) break;
+  while (width > 1) {
     uint64_t next = (width + 1) / 2;
     uint8_t* out;
     check(cudaMalloc(&out, next * 32), "alloc tree level");
-    owned.push_back(out);
-    k_level<<<(unsigned)((next + 255) / 256), 256>>>(cur, width, out);
+    k_level<<<(unsigned)((next + 255) / 256), 256>>>(t.levels.back(), width, out);
     check(cudaGetLastError(), "tree level");
-    cur = out;
+    t.levels.push_back(out);
+    t.widths.push_back(next);
     width = next;
   }
-  for (auto p : owned) cudaFree(p);
+  check(cudaDeviceSynchronize(), "tree");
   return t;
 }
 
+static bool pow2(uint64_t x) { return x && !(x & (x - 1)); }
+
+/** Runs fn(d) for every device in its own thread; rethrows the first failure. */
+template <typename F>
+static void on_devices(int count, F fn) {
+  std::vector<std::thread> threads;
+  std::mutex mu;
+  std::string failure;
+  for (int d = 0; d < count; d++) {
+    threads.emplace_back([&, d] {
+      try {
+        fn(d);
+      } catch (const std::exception& e) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (failure.empty()) failure = e.what();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  if (!failure.empty()) throw std::runtime_error(failure);
+}
+
+// The trees are split so that several devices can work without gathering leaves: when n is a power of two,
+// product k's n rows form a complete subtree of the global tree (its root is node k of level log2 n), so each
+// device reduces its products to their roots and the host builds the rest over the m product roots. The VRAM
+// buffer is split into per-device ranges of a power-of-two number of pages for the same reason.
 struct Worker {
   bool device;
+  int devices;  // CUDA devices, or emulated ones with --host-devices
   enum { NONE, GEMM, VRAM } kind = NONE;
   std::vector<uint8_t> seed;
   uint32_t n = 0, m = 0, chains = 0, pages = 0, page_bytes = 0;
-  Tree tree;
-  std::vector<uint8_t> host_b;      // GEMM: B (host mode)
-  std::vector<uint8_t> host_pages;  // VRAM: all pages (host mode)
-  uint32_t* d_pages = nullptr;      // VRAM: all pages (device mode)
+  // GEMM
+  bool per_product = false;
+  Tree top;                     // over product roots (per_product) or over every row
+  std::vector<uint8_t> host_b;  // host mode
+  // VRAM
+  int vdevs = 1;
+  uint64_t per_dev = 0;
+  std::vector<Tree> host_sub;        // host mode: one subtree per (emulated) device
+  std::vector<DevTree> dev_sub;      // device mode
+  std::vector<uint32_t*> d_pages;    // device mode: pages of each device's chains
+  std::vector<uint8_t> host_pages;   // host mode: every page
 
   void reset() {
-    if (d_pages) cudaFree(d_pages);
-    d_pages = nullptr;
+    for (auto& t : dev_sub) t.free_all();
+    dev_sub.clear();
+    for (size_t d = 0; d < d_pages.size(); d++) {
+      cudaSetDevice((int)d);
+      cudaFree(d_pages[d]);
+    }
+    d_pages.clear();
+    host_sub.clear();
     host_b.clear();
     host_pages.clear();
+    top = Tree();
     kind = NONE;
   }
 
+  // ---- GEMM -------------------------------------------------------------------------------------------------
   std::vector<int32_t> host_row(uint32_t g) {
     uint32_t k = g / n, r = g % n, k0, k1;
     matrix_key(seed, 'A', k, k0, k1);
@@ -365,115 +437,222 @@ struct Worker {
     return row;
   }
 
-  void gemm() {
-    uint64_t leaves = (uint64_t)m * n;
+  /** Leaf hashes of product k (n × 32 bytes) on the host, computed on the CPU. */
+  std::vector<uint8_t> host_product_leaves(uint32_t k) {
+    std::vector<uint8_t> leaves(32ull * n);
+    for (uint32_t r = 0; r < n; r++) {
+      auto row = host_row(k * n + r);
+      leaf_hash(k * n + r, (const uint8_t*)row.data(), 4ull * n, &leaves[32ull * r]);
+    }
+    return leaves;
+  }
+
+  /** Device buffers of one device for products. */
+  struct GemmBuffers {
+    int8_t *A = nullptr, *B = nullptr;
+    int32_t* C = nullptr;
+    uint8_t* leaves = nullptr;
+  };
+
+  GemmBuffers gemm_buffers(int d) {
+    check(cudaSetDevice(d), "set device");
+    GemmBuffers b;
+    uint64_t nn = (uint64_t)n * n;
+    check(cudaMalloc(&b.A, nn), "alloc A");
+    check(cudaMalloc(&b.B, nn), "alloc B");
+    check(cudaMalloc(&b.C, nn * 4), "alloc C");
+    check(cudaMalloc(&b.leaves, 32ull * n), "alloc leaves");
     uint32_t k0, k1;
     matrix_key(seed, 'B', 0, k0, k1);
+    k_philox<<<(unsigned)((nn / 16 + 255) / 256), 256>>>((uint8_t*)b.B, 0, nn / 16, k0, k1);
+    return b;
+  }
+
+  static void free_buffers(int d, GemmBuffers& b) {
+    cudaSetDevice(d);
+    cudaFree(b.A);
+    cudaFree(b.B);
+    cudaFree(b.C);
+    cudaFree(b.leaves);
+  }
+
+  /** Computes product k on the current device into b.C and its leaf hashes into b.leaves. */
+  void device_product(GemmBuffers& b, uint32_t k) {
+    uint64_t nn = (uint64_t)n * n;
+    uint32_t k0, k1;
+    matrix_key(seed, 'A', k, k0, k1);
+    k_philox<<<(unsigned)((nn / 16 + 255) / 256), 256>>>((uint8_t*)b.A, 0, nn / 16, k0, k1);
+    dim3 block(128, 4), grid((n / 16 + 3) / 4, (n / 16 + 3) / 4);
+    k_gemm_wmma<<<grid, block>>>(b.A, b.B, b.C, (int)n);
+    k_leaves<<<(n + 127) / 128, 128>>>((const uint8_t*)b.C, 4ull * n, k * n, n, b.leaves);
+    check(cudaGetLastError(), "gemm kernels");
+  }
+
+  void gemm() {
+    per_product = pow2(n);
     if (!device) {
+      uint32_t k0, k1;
+      matrix_key(seed, 'B', 0, k0, k1);
       host_b.resize((uint64_t)n * n);
       host_stream(k0, k1, 0, host_b.data(), host_b.size());
-      std::vector<uint8_t> hashes(leaves * 32);
-      for (uint64_t g = 0; g < leaves; g++) {
-        auto row = host_row((uint32_t)g);
-        leaf_hash((uint32_t)g, (const uint8_t*)row.data(), 4ull * n, &hashes[32 * g]);
+      std::vector<uint8_t> base(32ull * (per_product ? m : (uint64_t)m * n));
+      for (uint32_t k = 0; k < m; k++) {
+        auto leaves = host_product_leaves(k);
+        if (per_product) memcpy(&base[32ull * k], host_tree(std::move(leaves)).root(), 32);
+        else memcpy(&base[32ull * k * n], leaves.data(), leaves.size());
       }
-      tree = host_tree(std::move(hashes));
+      top = host_tree(std::move(base));
       return;
     }
-    uint64_t nn = (uint64_t)n * n;
-    int8_t *dA, *dB;
-    int32_t* dC;
-    uint8_t* dLeaves;
-    check(cudaMalloc(&dA, nn), "alloc A");
-    check(cudaMalloc(&dB, nn), "alloc B");
-    check(cudaMalloc(&dC, nn * 4), "alloc C");
-    check(cudaMalloc(&dLeaves, leaves * 32), "alloc leaves");
-    uint64_t blocks = nn / 16;
-    k_philox<<<(unsigned)((blocks + 255) / 256), 256>>>((uint8_t*)dB, 0, blocks, k0, k1);
-    dim3 block(128, 4), grid((n / 16 + 3) / 4, (n / 16 + 3) / 4);
-    for (uint32_t k = 0; k < m; k++) {
-      matrix_key(seed, 'A', k, k0, k1);
-      k_philox<<<(unsigned)((blocks + 255) / 256), 256>>>((uint8_t*)dA, 0, blocks, k0, k1);
-      k_gemm_wmma<<<grid, block>>>(dA, dB, dC, (int)n);
-      k_leaves<<<(n + 127) / 128, 128>>>((const uint8_t*)dC, 4ull * n, k * n, n, dLeaves + 32ull * k * n);
-    }
-    check(cudaGetLastError(), "gemm kernels");
-    check(cudaDeviceSynchronize(), "gemm");
-    tree = device_tree(dLeaves, leaves);
-    cudaFree(dA);
-    cudaFree(dC);
-    cudaFree(dLeaves);
-    host_b.resize(nn);  // rows are reopened on the host from B (s·n² work, negligible)
-    check(cudaMemcpy(host_b.data(), dB, nn, cudaMemcpyDeviceToHost), "copy B");
-    cudaFree(dB);
+    int use = per_product ? devices : 1;
+    std::vector<uint8_t> base(32ull * (per_product ? m : (uint64_t)m * n));
+    on_devices(use, [&](int d) {
+      GemmBuffers b = gemm_buffers(d);
+      std::vector<uint8_t> leaves(32ull * n);
+      for (uint32_t k = (uint32_t)d; k < m; k += (uint32_t)use) {
+        device_product(b, k);
+        if (per_product) {
+          uint8_t* level = nullptr;
+          check(cudaMalloc(&level, 32ull * n), "alloc level");
+          check(cudaMemcpy(level, b.leaves, 32ull * n, cudaMemcpyDeviceToDevice), "copy leaves");
+          DevTree sub = device_tree(d, level, n);
+          sub.root(&base[32ull * k]);
+          sub.free_all();
+        } else {
+          check(cudaMemcpy(&base[32ull * k * n], b.leaves, 32ull * n, cudaMemcpyDeviceToHost), "copy leaves");
+        }
+      }
+      check(cudaDeviceSynchronize(), "gemm");
+      free_buffers(d, b);
+    });
+    top = host_tree(std::move(base));
   }
 
-  void vram() {
-    uint64_t words = page_bytes / 4, total = (uint64_t)chains * pages;
-    std::vector<uint32_t> keys(2 * chains);
-    for (uint32_t c = 0; c < chains; c++) matrix_key(seed, 'V', c, keys[2 * c], keys[2 * c + 1]);
+  /** Row g's bytes and Merkle path. */
+  void open_row(uint64_t g, std::vector<uint8_t>& data, std::vector<std::string>& path) {
+    uint32_t k = (uint32_t)(g / n), r = (uint32_t)(g % n);
+    std::vector<uint8_t> leaves;
     if (!device) {
-      host_pages.assign(total * page_bytes, 0);
-      std::vector<uint8_t> hashes(total * 32);
-      for (uint32_t c = 0; c < chains; c++) {
-        uint32_t* base = (uint32_t*)&host_pages[(uint64_t)c * pages * page_bytes];
-        host_stream(keys[2 * c], keys[2 * c + 1], 0, (uint8_t*)base, page_bytes);
-        for (uint32_t i = 1; i < pages; i++) {
-          const uint32_t* prev = base + (uint64_t)(i - 1) * words;
-          const uint32_t* ref = base + (uint64_t)(prev[0] % i) * words;
-          for (uint32_t lane = 0; lane < words / 16; lane++)
-            vram_mix_lane(prev, ref, base + (uint64_t)i * words, i, lane, (uint32_t)words);
-        }
-        for (uint32_t i = 0; i < pages; i++) {
-          uint64_t g = (uint64_t)c * pages + i;
-          leaf_hash((uint32_t)g, (const uint8_t*)(base + i * words), page_bytes, &hashes[32 * g]);
-        }
-      }
-      tree = host_tree(std::move(hashes));
-      return;
+      auto row = host_row((uint32_t)g);
+      data.assign((uint8_t*)row.data(), (uint8_t*)row.data() + 4ull * n);
+      if (per_product) leaves = host_product_leaves(k);
+    } else {
+      int d = per_product ? (int)(k % devices) : 0;
+      GemmBuffers b = gemm_buffers(d);
+      device_product(b, k);
+      check(cudaDeviceSynchronize(), "reopen product");
+      data.resize(4ull * n);
+      check(cudaMemcpy(data.data(), b.C + (uint64_t)r * n, 4ull * n, cudaMemcpyDeviceToHost), "copy row");
+      leaves.resize(32ull * n);
+      check(cudaMemcpy(leaves.data(), b.leaves, leaves.size(), cudaMemcpyDeviceToHost), "copy leaves");
+      free_buffers(d, b);
     }
-    check(cudaMalloc(&d_pages, total * page_bytes), "alloc VRAM buffer");
-    for (uint32_t c = 0; c < chains; c++) {
-      uint64_t blocks = page_bytes / 16;
-      k_philox<<<(unsigned)((blocks + 255) / 256), 256>>>((uint8_t*)(d_pages + (uint64_t)c * pages * words), 0,
-                                                           blocks, keys[2 * c], keys[2 * c + 1]);
+    if (per_product) {
+      host_tree(std::move(leaves)).path(r, path);
+      top.path(k, path);
+    } else {
+      top.path(g, path);
     }
-    uint32_t lanes = (uint32_t)(words / 16), threads = lanes < 256 ? lanes : 256;
-    dim3 grid(chains, (lanes + threads - 1) / threads);
-    for (uint32_t i = 1; i < pages; i++) k_vram_step<<<grid, threads>>>(d_pages, pages, (uint32_t)words, i);
-    uint8_t* dLeaves;
-    check(cudaMalloc(&dLeaves, total * 32), "alloc leaves");
-    k_leaves<<<(unsigned)((total + 127) / 128), 128>>>((const uint8_t*)d_pages, page_bytes, 0, (uint32_t)total,
-                                                        dLeaves);
-    check(cudaGetLastError(), "vram kernels");
-    check(cudaDeviceSynchronize(), "vram");
-    tree = device_tree(dLeaves, total);
-    cudaFree(dLeaves);
   }
 
-  std::vector<uint8_t> leaf_data(uint64_t g) {
-    if (kind == GEMM) {
-      auto row = host_row((uint32_t)g);
-      return std::vector<uint8_t>((uint8_t*)row.data(), (uint8_t*)row.data() + 4ull * n);
+  // ---- VRAM -------------------------------------------------------------------------------------------------
+  void vram() {
+    uint64_t words = page_bytes / 4;
+    vdevs = (chains % devices == 0 && pow2((uint64_t)(chains / devices) * pages)) ? devices : 1;
+    uint32_t cpd = chains / vdevs;
+    per_dev = (uint64_t)cpd * pages;
+    std::vector<uint32_t> keys(2ull * chains);
+    for (uint32_t c = 0; c < chains; c++) matrix_key(seed, 'V', c, keys[2ull * c], keys[2ull * c + 1]);
+    std::vector<uint8_t> roots(32ull * vdevs);
+    if (!device) {
+      host_pages.assign((uint64_t)chains * pages * page_bytes, 0);
+      for (int d = 0; d < vdevs; d++) {
+        std::vector<uint8_t> hashes(32ull * per_dev);
+        for (uint32_t lc = 0; lc < cpd; lc++) {
+          uint32_t c = d * cpd + lc;
+          uint32_t* base = (uint32_t*)&host_pages[(uint64_t)c * pages * page_bytes];
+          host_stream(keys[2ull * c], keys[2ull * c + 1], 0, (uint8_t*)base, page_bytes);
+          for (uint32_t i = 1; i < pages; i++) {
+            const uint32_t* prev = base + (uint64_t)(i - 1) * words;
+            const uint32_t* ref = base + (uint64_t)(prev[0] % i) * words;
+            for (uint32_t lane = 0; lane < words / 16; lane++)
+              vram_mix_lane(prev, ref, base + (uint64_t)i * words, i, lane, (uint32_t)words);
+          }
+          for (uint32_t i = 0; i < pages; i++) {
+            uint64_t g = (uint64_t)c * pages + i;
+            leaf_hash((uint32_t)g, (const uint8_t*)(base + i * words), page_bytes,
+                      &hashes[32ull * (lc * (uint64_t)pages + i)]);
+          }
+        }
+        host_sub.push_back(host_tree(std::move(hashes)));
+        memcpy(&roots[32ull * d], host_sub.back().root(), 32);
+      }
+      top = host_tree(std::move(roots));
+      return;
     }
-    std::vector<uint8_t> page(page_bytes);
-    if (device) check(cudaMemcpy(page.data(), (uint8_t*)d_pages + g * page_bytes, page_bytes, cudaMemcpyDeviceToHost), "copy page");
-    else memcpy(page.data(), &host_pages[g * page_bytes], page_bytes);
-    return page;
+    d_pages.assign(vdevs, nullptr);
+    dev_sub.assign(vdevs, DevTree());
+    on_devices(vdevs, [&](int d) {
+      check(cudaSetDevice(d), "set device");
+      uint32_t* pagesd;
+      check(cudaMalloc(&pagesd, per_dev * page_bytes), "alloc VRAM buffer");
+      d_pages[d] = pagesd;
+      for (uint32_t lc = 0; lc < cpd; lc++) {
+        uint32_t c = d * cpd + lc;
+        uint64_t blocks = page_bytes / 16;
+        k_philox<<<(unsigned)((blocks + 255) / 256), 256>>>((uint8_t*)(pagesd + (uint64_t)lc * pages * words), 0,
+                                                             blocks, keys[2ull * c], keys[2ull * c + 1]);
+      }
+      uint32_t lanes = (uint32_t)(words / 16), threads = lanes < 256 ? lanes : 256;
+      dim3 grid(cpd, (lanes + threads - 1) / threads);
+      for (uint32_t i = 1; i < pages; i++) k_vram_step<<<grid, threads>>>(pagesd, pages, (uint32_t)words, i);
+      uint8_t* leaves;
+      check(cudaMalloc(&leaves, per_dev * 32), "alloc leaves");
+      k_leaves<<<(unsigned)((per_dev + 127) / 128), 128>>>((const uint8_t*)pagesd, page_bytes,
+                                                            (uint32_t)(d * per_dev), (uint32_t)per_dev, leaves);
+      check(cudaGetLastError(), "vram kernels");
+      dev_sub[d] = device_tree(d, leaves, per_dev);
+      dev_sub[d].root(&roots[32ull * d]);
+    });
+    top = host_tree(std::move(roots));
   }
+
+  void open_page(uint64_t g, std::vector<uint8_t>& data, std::vector<std::string>& path) {
+    int d = (int)(g / per_dev);
+    uint64_t local = g % per_dev;
+    data.resize(page_bytes);
+    if (device) {
+      cudaSetDevice(d);
+      check(cudaMemcpy(data.data(), (uint8_t*)d_pages[d] + local * page_bytes, page_bytes, cudaMemcpyDeviceToHost),
+            "copy page");
+      dev_sub[d].path(local, path);
+    } else {
+      memcpy(data.data(), &host_pages[g * page_bytes], page_bytes);
+      host_sub[d].path(local, path);
+    }
+    top.path(d, path);
+  }
+
+  uint64_t leaf_count() const { return kind == GEMM ? (uint64_t)m * n : (uint64_t)chains * pages; }
 };
 
 int main(int argc, char** argv) {
-  bool host = argc > 1 && std::string(argv[1]) == "--host";
-  Worker w{!host};
+  bool host = false;
+  int host_devices = 1;
+  for (int i = 1; i < argc; i++) {
+    std::string a = argv[i];
+    if (a == "--host") host = true;
+    else if (a == "--host-devices" && i + 1 < argc) host_devices = std::max(1, atoi(argv[++i]));
+  }
+  int count = host_devices;
   if (!host) {
-    int count = 0;
     if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
       std::cout << "err no CUDA device (run with --host for the CPU path)" << std::endl;
       return 2;
     }
   }
-  std::cout << "ready " << (host ? "host" : "cuda") << std::endl;
+  Worker w{!host, count};
+  std::cout << "ready " << (host ? "host " : "cuda ") << count << std::endl;
   std::string line;
   while (std::getline(std::cin, line)) {
     std::istringstream in(line);
@@ -494,20 +673,24 @@ int main(int argc, char** argv) {
           w.kind = Worker::GEMM;
         } else {
           in >> w.chains >> w.pages >> w.page_bytes;
-          if (!in || w.chains < 1 || w.pages < 2 || w.page_bytes < 64 || w.page_bytes % 64) throw std::runtime_error("bad vram size");
+          if (!in || w.chains < 1 || w.pages < 2 || w.page_bytes < 64 || w.page_bytes % 64)
+            throw std::runtime_error("bad vram size");
           w.vram();
           w.kind = Worker::VRAM;
         }
-        std::cout << "ok " << hex(w.tree.root(), 32) << " " << w.tree.leaves() << std::endl;
+        std::cout << "ok " << hex(w.top.root(), 32) << " " << w.leaf_count() << std::endl;
       } else if (cmd == "open") {
         if (w.kind == Worker::NONE) throw std::runtime_error("nothing committed");
         uint64_t g;
         std::ostringstream out;
         while (in >> g) {
-          if (g >= w.tree.leaves()) throw std::runtime_error("leaf out of range");
-          auto data = w.leaf_data(g);
+          if (g >= w.leaf_count()) throw std::runtime_error("leaf out of range");
+          std::vector<uint8_t> data;
+          std::vector<std::string> path;
+          if (w.kind == Worker::GEMM) w.open_row(g, data, path);
+          else w.open_page(g, data, path);
           out << "leaf " << g << " " << hex(data.data(), data.size());
-          for (auto& s : w.tree.path(g)) out << " " << s;
+          for (auto& s : path) out << " " << s;
           out << "\n";
         }
         std::cout << out.str() << "ok" << std::endl;

@@ -71,7 +71,8 @@ export class NativeWorkerBackend implements PogBackend {
   private busy: Promise<unknown> = Promise.resolve();
   private exited: string | undefined;
 
-  constructor(private readonly opts: { binary: string; host?: boolean }) {
+  /** `hostDevices` (with `host`) emulates the split over several GPUs on the CPU, to check it bit for bit. */
+  constructor(private readonly opts: { binary: string; host?: boolean; hostDevices?: number }) {
     this.kind = opts.host ? "cpu" : "cuda";
   }
 

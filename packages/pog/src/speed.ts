@@ -16,7 +16,7 @@ export const VRAM_TRAFFIC_FACTOR = 3;
 export const VRAM_EFFICIENCY = 0.8;
 /** Fraction of the claimed memory the VRAM challenge fills (the driver, CUDA context and tree need the rest). */
 export const VRAM_FILL_FRACTION = 0.9;
-/** Page size of the VRAM challenge. */
+/** Smallest page size of the VRAM challenge (pages are 1–2× this). */
 export const VRAM_PAGE_BYTES = 16 * 1024;
 /** Matrix size for GPU claims: validator recomputation s·n² stays ~4·10^9 MACs; hashing stays ≪ compute. */
 export const GPU_N = 8192;
@@ -56,10 +56,16 @@ export function expectedVramSeconds(model: GpuModel, count: number, spec: VramSp
   return Math.max(traffic, hashing) + spec.pagesPerChain * VRAM_STEP_OVERHEAD_S;
 }
 
-/** Chains and pages filling VRAM_FILL_FRACTION of the claimed memory of `count` devices. */
+/**
+ * Chains and pages filling VRAM_FILL_FRACTION of the claimed memory of `count` devices: 4096 chains per device and
+ * a power-of-two number of pages per chain (so each device's share is a complete Merkle subtree the CUDA worker
+ * can reduce on its own device), pages of ≈ 16–32 KiB rounded to whole 64-byte lanes.
+ */
 export function sizeVram(model: GpuModel, count: number, seed: Uint8Array): VramSpec {
   const bytes = model.vramGiB * 2 ** 30 * VRAM_FILL_FRACTION * count;
   const chains = 4096 * count;
-  const pagesPerChain = Math.max(2, Math.floor(bytes / VRAM_PAGE_BYTES / chains));
-  return { seed, chains, pagesPerChain, pageBytes: VRAM_PAGE_BYTES };
+  const perChain = bytes / chains;
+  const pagesPerChain = Math.max(2, 2 ** Math.floor(Math.log2(perChain / VRAM_PAGE_BYTES)));
+  const pageBytes = Math.max(64, Math.floor(perChain / pagesPerChain / 64) * 64);
+  return { seed, chains, pagesPerChain, pageBytes };
 }
