@@ -6,7 +6,7 @@ import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LocalChain } from "@computemesh/chain";
+import { LocalChain, type SubnetHyperparams } from "@computemesh/chain";
 import { findGpu } from "@computemesh/core";
 import { attachReceiptResponder } from "@computemesh/miner";
 import { attachPogResponder, type PogBackend, SimulatedGpuBackend } from "@computemesh/pog";
@@ -34,7 +34,9 @@ export interface TestNet {
   cleanup(): Promise<void>;
 }
 
-export async function testNet(opts: { weightsRateLimit?: number; tempo?: number } = {}): Promise<TestNet> {
+export async function testNet(
+  opts: { weightsRateLimit?: number; tempo?: number; params?: Partial<SubnetHyperparams> } = {},
+): Promise<TestNet> {
   await cryptoReady();
   const dir = mkdtempSync(join(tmpdir(), "cmesh-validator-e2e-"));
   const chain = await LocalChain.open({ dbPath: join(dir, "chain.sqlite"), blockTimeMs: 0, create: true });
@@ -45,6 +47,7 @@ export async function testNet(opts: { weightsRateLimit?: number; tempo?: number 
     burn: TAO,
     weightsRateLimit: opts.weightsRateLimit ?? 1,
     maxAllowedValidators: 2,
+    ...opts.params,
   });
   await chain.advanceBlocks(1);
   return {

@@ -415,7 +415,7 @@ export class Validator {
       );
       return;
     }
-    await this.weights.attempt(latest, block, me.lastUpdate, this.hyper.weightsRateLimit);
+    await this.weights.attempt(latest, block, me.lastUpdate, this.hyper);
   }
 
   /**
