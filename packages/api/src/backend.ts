@@ -116,12 +116,12 @@ export interface NetworkView {
   block?: number;
   epoch?: number;
   neurons: NeuronView[];
-  /** Totals per past epoch, oldest first, for the charts. */
+  /** The validator's scores per past epoch, oldest first, for the charts. */
   history?: {
     epoch: number;
     block?: number;
-    totalEmission: number;
-    meanIncentive: number;
+    totalScore: number;
+    meanScore: number;
     neurons: number;
   }[];
 }

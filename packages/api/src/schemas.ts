@@ -268,8 +268,8 @@ export const Network = z.object({
       z.object({
         epoch: z.number(),
         block: z.number().optional(),
-        totalEmission: z.number(),
-        meanIncentive: z.number(),
+        totalScore: z.number(),
+        meanScore: z.number(),
         neurons: z.number(),
       }),
     )

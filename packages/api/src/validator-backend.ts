@@ -61,16 +61,16 @@ export function validatorMarket(v: Validator): MarketBackend {
           emission: Number(n.emission) / RAO_PER_TAO,
           trust: n.trust,
           validatorPermit: n.validatorPermit,
-          isValidator: n.validatorPermit && n.dividends >= 0 && Number(n.stake) > 0,
+          isValidator: n.validatorPermit && Number(n.stake) > 0,
         })),
-        // The validator's own view per epoch: total and mean of the scores it computed (emission proxy).
+        // The validator's own view per epoch: total and mean of the scores it computed.
         history: epochs.map((e) => {
           const s = byEpoch.get(e) ?? [];
           const total = s.reduce((a, b) => a + b, 0);
           return {
             epoch: e,
-            totalEmission: total,
-            meanIncentive: s.length ? total / s.length / 100 : 0,
+            totalScore: total,
+            meanScore: s.length ? total / s.length : 0,
             neurons: s.length,
           };
         }),

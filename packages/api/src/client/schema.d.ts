@@ -978,8 +978,8 @@ export interface paths {
               history?: {
                 epoch: number;
                 block?: number;
-                totalEmission: number;
-                meanIncentive: number;
+                totalScore: number;
+                meanScore: number;
                 neurons: number;
               }[];
             };

@@ -239,8 +239,8 @@ export class InMemoryMarketDouble implements MarketBackend {
       history: Array.from({ length: 10 }, (_, i) => ({
         epoch: i + 1,
         block: (i + 1) * 100,
-        totalEmission: 100 * (i + 1),
-        meanIncentive: 1 / n,
+        totalScore: 100 * (i + 1),
+        meanScore: (100 * (i + 1)) / n,
         neurons: this.machines.length,
       })),
     };

@@ -1,5 +1,5 @@
 import { useQuery } from "@tanstack/react-query";
-import { CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
+import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import { ago, api, unwrap } from "../api.ts";
 import { Badge, ErrorBox, Loading, Section } from "../components.tsx";
 import { go, href } from "../router.ts";
@@ -43,7 +43,7 @@ export function MachinePage({ hotkey }: { hotkey: string }) {
             {m.simulated ? <Badge kind="info">simulated GPU</Badge> : null}
           </dd>
           <dt>VRAM</dt>
-          <dd>{m.vramGiB} GiB per GPU</dd>
+          <dd>{m.vramGiB.toFixed(1)} GiB per GPU</dd>
           <dt>Measured throughput</dt>
           <dd>{m.measuredTops === null ? "not measured" : `${m.measuredTops.toFixed(1)} TOPS (int8)`}</dd>
           <dt>Price</dt>
@@ -57,7 +57,7 @@ export function MachinePage({ hotkey }: { hotkey: string }) {
           <dd>{m.score.toFixed(2)} / 100</dd>
           <dt>CPU / RAM / disk</dt>
           <dd>
-            {m.cpuCores} cores / {m.ramGiB} GiB / {m.diskGiB} GiB
+            {m.cpuCores} cores / {m.ramGiB.toFixed(1)} GiB / {m.diskGiB.toFixed(0)} GiB
           </dd>
           <dt>Last proof</dt>
           <dd>{ago(m.lastProofAt)}</dd>
@@ -72,9 +72,18 @@ export function MachinePage({ hotkey }: { hotkey: string }) {
             <LineChart data={scores}>
               <CartesianGrid strokeDasharray="3 3" />
               <XAxis dataKey="at" />
-              <YAxis domain={[0, 100]} />
+              <YAxis yAxisId="score" />
+              <YAxis yAxisId="uptime" orientation="right" domain={[0, 100]} unit="%" />
+              <Legend />
               <Tooltip />
-              <Line type="monotone" dataKey="score" stroke="#2563eb" name="score" isAnimationActive={false} />
+              <Line
+                yAxisId="score"
+                type="monotone"
+                dataKey="score"
+                stroke="#2563eb"
+                name="score"
+                isAnimationActive={false}
+              />
               <Line
                 type="monotone"
                 dataKey="uptime"

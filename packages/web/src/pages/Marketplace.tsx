@@ -210,7 +210,7 @@ export function Marketplace() {
                     ) : null}
                   </td>
                   <td>{m.gpuCount}</td>
-                  <td>{m.vramGiB} GiB</td>
+                  <td>{m.vramGiB.toFixed(0)} GiB</td>
                   <td>{m.measuredTops === null ? "—" : m.measuredTops.toFixed(0)}</td>
                   <td>{m.pricePerGpuHour.toFixed(2)} cr</td>
                   <td>{(m.reliability * 100).toFixed(1)}%</td>

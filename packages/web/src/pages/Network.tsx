@@ -60,7 +60,13 @@ export function NetworkPage() {
                     {shortKey(x.hotkey)}
                   </a>
                 </td>
-                <td>{x.isValidator || x.validatorPermit ? "validator" : "miner"}</td>
+                <td>
+                  {(x.isValidator ?? x.validatorPermit)
+                    ? "validator"
+                    : x.stake > 0 || x.incentive > 0
+                      ? "miner"
+                      : "—"}
+                </td>
                 <td>{x.stake.toFixed(2)}</td>
                 <td>{x.incentive.toFixed(4)}</td>
                 <td>{x.dividends.toFixed(4)}</td>
@@ -86,9 +92,9 @@ export function NetworkPage() {
           </ResponsiveContainer>
         </div>
       </Section>
-      <Section title="Over epochs">
+      <Section title="Scores over epochs (this validator's view)">
         {n.history && n.history.length > 0 ? (
-          <div className="chart" role="img" aria-label="emission over epochs chart">
+          <div className="chart" role="img" aria-label="scores over epochs chart">
             <ResponsiveContainer width="100%" height={240}>
               <LineChart data={n.history}>
                 <CartesianGrid strokeDasharray="3 3" />
@@ -99,16 +105,16 @@ export function NetworkPage() {
                 <Legend />
                 <Line
                   yAxisId="e"
-                  dataKey="totalEmission"
+                  dataKey="totalScore"
                   stroke="#9333ea"
-                  name="total emission"
+                  name="sum of scores"
                   isAnimationActive={false}
                 />
                 <Line
                   yAxisId="i"
-                  dataKey="meanIncentive"
+                  dataKey="meanScore"
                   stroke="#ea580c"
-                  name="mean incentive"
+                  name="mean score"
                   isAnimationActive={false}
                 />
               </LineChart>
