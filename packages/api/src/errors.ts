@@ -23,6 +23,8 @@ export function statusForBackendCode(code: string): number {
   switch (code) {
     case "ALLOCATION_CONFLICT":
     case "MACHINE_ALLOCATED":
+    case "MINER_NOT_VERIFIED":
+    case "ALLOCATION_ENDED":
       return 409;
     case "MINER_UNAVAILABLE":
     case "MINER_UNREACHABLE":
@@ -33,6 +35,8 @@ export function statusForBackendCode(code: string): number {
     case "MINER_NOT_FOUND":
       return 404;
     case "INVALID_ARGUMENT":
+    case "INVALID_SSH_KEY":
+    case "INVALID_DURATION":
     case "JOB_INVALID":
     case "VALIDATION_FAILED":
       return 400;
