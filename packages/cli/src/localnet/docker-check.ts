@@ -3,6 +3,9 @@ import { DEFAULT_RENTAL_IMAGE } from "@computemesh/miner";
 import Docker from "dockerode";
 
 export interface DockerVerdict {
+  /** a Docker daemon answers (the miner process needs one to start at all) */
+  daemon: boolean;
+  /** and the rental image is there, so machines can be rented over SSH */
   rentable: boolean;
   /** why renting is off, in words, or null */
   reason: string | null;
@@ -14,6 +17,7 @@ export async function checkDocker(socketPath = "/var/run/docker.sock"): Promise<
     await docker.ping();
   } catch (err) {
     return {
+      daemon: true,
       rentable: false,
       reason: `no Docker daemon answers at ${socketPath} (${(err as Error).message})`,
     };
@@ -22,9 +26,10 @@ export async function checkDocker(socketPath = "/var/run/docker.sock"): Promise<
     await docker.getImage(DEFAULT_RENTAL_IMAGE).inspect();
   } catch {
     return {
+      daemon: true,
       rentable: false,
       reason: `the rental image ${DEFAULT_RENTAL_IMAGE} is not built (see the Miner section of the README)`,
     };
   }
-  return { rentable: true, reason: null };
+  return { daemon: true, rentable: true, reason: null };
 }

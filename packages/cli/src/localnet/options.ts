@@ -23,7 +23,7 @@ export const LocalnetOptionsSchema = z.object({
   /** Mean seconds between two proof-of-GPU rounds of one miner. */
   pogIntervalSec: z.number().positive().default(120),
   /** The machine each miner claims: a catalog GPU name (SIMULATED here) or "cpu"; cycled over the miners. */
-  gpus: z.array(z.string().min(1)).default(["cpu", "RTX 4090", "A100-SXM4-80GB"]),
+  gpus: z.array(z.string().min(1)).default(["cpu", "RTX 4090", "H100 SXM"]),
 });
 
 export type LocalnetOptions = z.output<typeof LocalnetOptionsSchema>;

@@ -11,12 +11,19 @@ import type { PortPlan } from "./options.ts";
 export const SIMULATED_NVIDIA_SMI = fileURLToPath(new URL("./simulated-nvidia-smi.mjs", import.meta.url));
 
 /** Default machines: one CPU machine (rentable over SSH through Docker) and two SIMULATED GPUs (proven, scored). */
-export const DEFAULT_MINER_GPUS = ["cpu", "RTX 4090", "A100-SXM4-80GB"];
+export const DEFAULT_MINER_GPUS = ["cpu", "RTX 4090", "H100 SXM"];
 
 export interface MinerGpu {
   /** catalog name as nvidia-smi prints it, or null for a CPU machine */
   name: string | null;
   memoryMiB: number;
+  /** asking price, credits per GPU-hour (per machine-hour for a CPU machine) */
+  pricePerHour: number;
+}
+
+/** Local asking prices: proportional to the seed base score, so the marketplace has something to sort. */
+function localPrice(baseScore: number, isCpu: boolean): number {
+  return isCpu ? 0.2 : Math.round(baseScore * 80) / 100;
 }
 
 /** Resolves `--gpus` entries (catalog names or aliases; `cpu` for none) for `count` miners, cycling the list. */
@@ -28,11 +35,20 @@ export function minerGpus(list: string[], count: number): MinerGpu[] {
         hint: 'use names like "RTX 4090", "A100-SXM4-80GB", "H100", or "cpu" for a machine without GPU',
       });
     }
-    return model.class === "cpu"
-      ? { name: null, memoryMiB: 0 }
-      : { name: model.name, memoryMiB: Math.round(model.vramGiB * 1024) };
+    const cpu = model.class === "cpu";
+    return {
+      name: cpu ? null : model.name,
+      memoryMiB: cpu ? 0 : Math.round(model.vramGiB * 1024),
+      pricePerHour: localPrice(model.baseScore, cpu),
+    };
   });
-  if (models.length === 0) return Array.from({ length: count }, () => ({ name: null, memoryMiB: 0 }));
+  if (models.length === 0) {
+    return Array.from({ length: count }, () => ({
+      name: null,
+      memoryMiB: 0,
+      pricePerHour: localPrice(0, true),
+    }));
+  }
   return Array.from({ length: count }, (_, i) => models[i % models.length]);
 }
 
@@ -87,6 +103,10 @@ export function minerSpec(
     "127.0.0.1",
     "--metrics.port",
     String(ports.minerMetrics(o.index)),
+    "--price.per-gpu-hour",
+    String(o.gpu.pricePerHour),
+    "--price.currency",
+    "credits",
     "--log-level",
     logLevel(),
   ];

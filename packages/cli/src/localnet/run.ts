@@ -280,13 +280,18 @@ export async function startLocalnet(opts: LocalnetOptions): Promise<RunningLocal
       },
       {
         title: "Miners and validators",
+        rendererOptions: { persistentOutput: true },
         task: async (c, task) => {
-          if (!c.docker!.rentable) {
+          if (!c.docker!.daemon) {
+            // `cmesh miner` cannot start without a Docker daemon: say so and run the rest of the network
+            task.output = `Docker: ${c.docker!.reason}. Miners NOT started (cmesh miner needs Docker).`;
+          } else if (!c.docker!.rentable) {
             task.output = `Docker: ${c.docker!.reason}; miners are proven and scored but cannot be rented`;
           }
+          const miners = c.docker!.daemon ? c.miners : [];
           const started: { child: ManagedChild; ready: () => Promise<boolean | undefined>; what: string }[] =
             [];
-          for (const [i, w] of c.miners.entries()) {
+          for (const [i, w] of miners.entries()) {
             await mkdir(layout.nodeDir(w.name), { recursive: true });
             const spec = minerSpec(layout, ports, {
               index: i,
@@ -347,7 +352,7 @@ export async function startLocalnet(opts: LocalnetOptions): Promise<RunningLocal
               waitFor(s.what, s.ready, { child: s.child, timeoutMs: 180_000, intervalMs: 250 }),
             ),
           );
-          task.title = `${c.miners.length} miners and ${c.validators.length} validators answer (logs in ${layout.logs})`;
+          task.title = `${miners.length} miners and ${c.validators.length} validators answer (logs in ${layout.logs})`;
         },
       },
     ],

@@ -33,7 +33,7 @@ export const RunStateSchema = z.object({
   /** whether the API process serves the web UI at `web` (false while the UI is not built) */
   webServed: z.boolean(),
   apiKey: z.string().nullable(),
-  docker: z.object({ rentable: z.boolean(), reason: z.string().nullable() }),
+  docker: z.object({ daemon: z.boolean(), rentable: z.boolean(), reason: z.string().nullable() }),
   gpuMode: z.string(),
   validators: z.array(NodeEntrySchema),
   miners: z.array(NodeEntrySchema),

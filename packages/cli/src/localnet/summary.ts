@@ -22,8 +22,10 @@ export function formatSummary(run: RunState, opts: { dir: string; elapsedMs: num
     "",
     `  GPUs: ${run.gpuMode}`,
     run.docker.rentable
-      ? "  Docker: available; machines can be rented over SSH"
-      : `  Docker: NOT AVAILABLE (${run.docker.reason}); miners are proven and scored but cannot be rented`,
+      ? "  Docker: available; the CPU machine can be rented over SSH (SIMULATED GPUs cannot: no NVIDIA runtime)"
+      : run.docker.daemon
+        ? `  Docker: ${run.docker.reason}; miners are proven and scored but cannot be rented`
+        : `  Docker: NOT AVAILABLE (${run.docker.reason}); miners were NOT started (cmesh miner needs Docker)`,
     "",
     "Try:",
     `  export CMESH_API_KEY=${key}`,
@@ -31,7 +33,8 @@ export function formatSummary(run: RunState, opts: { dir: string; elapsedMs: num
     `  curl -s -X POST -H "Authorization: Bearer $CMESH_API_KEY" -H 'content-type: application/json' ${api}/v1/rentals \\`,
     `       -d "{\\"query\\": \\"verified=any\\", \\"sshPublicKey\\": \\"$(cat ~/.ssh/id_ed25519.pub)\\", \\"durationSec\\": 3600}"`,
     "  ssh -p PORT root@127.0.0.1     # the rental's sshCommand gives the exact port and user",
-    `  curl -s -X POST -H "Authorization: Bearer $CMESH_API_KEY" ${api}/v1/rentals/RENTAL_ID/release`,
+    `  curl -s -X POST -H "Authorization: Bearer $CMESH_API_KEY" -H 'content-type: application/json' -d '{}' \\`,
+    `       ${api}/v1/rentals/RENTAL_ID/release`,
     "",
     `  npx cmesh localnet status --json --dir ${opts.dir}     # the same, as JSON`,
     `  logs: ${opts.dir}/logs/<name>.log     stop: Ctrl-C (state is kept; --reset starts fresh)`,

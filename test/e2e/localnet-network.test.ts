@@ -1,0 +1,327 @@
+// End to end: `cmesh localnet` as a user runs it (its own process, real child processes, real Docker): every UID
+// registered and serving, validators set weights and the SIMULATED-GPU miners earn incentive, the renter API and
+// web UI answer, a second start reuses the state, SIGINT leaves no process behind, a killed parent takes its
+// children with it, and the bad paths say what is wrong.
+import { type ChildProcessWithoutNullStreams, execFile, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { connectLocalChain, type LocalChainClient } from "@computemesh/chain";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { portFree, tcpOpen } from "../../packages/cli/src/localnet/probes.ts";
+import { portPlan } from "../../packages/cli/src/localnet/options.ts";
+import { requireDockerOrSkip } from "../../packages/miner/src/testing/docker-gate.ts";
+
+const dockerOk = await requireDockerOrSkip("e2e localnet");
+const ROOT = join(import.meta.dirname, "..", "..");
+const CMESH = join(ROOT, "bin", "cmesh.js");
+const run = promisify(execFile);
+
+interface Localnet {
+  child: ChildProcessWithoutNullStreams;
+  out: string[];
+  exited: Promise<number | null>;
+}
+
+interface StatusJson {
+  chain: string;
+  api: string;
+  web: string;
+  apiKey: string;
+  validators: { hotkey: string; uid: number; walletPath: string; axon: string | null }[];
+  miners: { hotkey: string; uid: number; walletPath: string; axon: string | null }[];
+}
+
+/** A base port whose whole plan (and the rentals' SSH ranges) is free right now. */
+async function freeBase(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    const ports = portPlan(base)
+      .all(2, 3)
+      .map((p) => p.port);
+    if ((await Promise.all(ports.map(portFree))).every(Boolean)) return base;
+  }
+  throw new Error("no free base port");
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether any process is left in the process group `pgid` (each localnet child leads its own group). */
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Starts `cmesh localnet` and resolves once it prints that the network is up. */
+function startLocalnet(args: string[]): Promise<Localnet> {
+  const child = spawn(process.execPath, [CMESH, "localnet", ...args], {
+    cwd: ROOT,
+    env: { ...process.env, CMESH_LOG_LEVEL: "info" },
+  });
+  const out: string[] = [];
+  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  child.stderr.on("data", (c: Buffer) => out.push(c.toString()));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`localnet not up in 150 s:\n${out.join("")}`)), 150_000);
+    child.stdout.on("data", (c: Buffer) => {
+      out.push(c.toString());
+      if (out.join("").includes("ComputeMesh local network is up")) {
+        clearTimeout(timer);
+        resolve({ child, out, exited });
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`localnet exited (${code}) before it was up:\n${out.join("")}`));
+    });
+  });
+}
+
+async function status(dir: string): Promise<StatusJson> {
+  const { stdout } = await run(process.execPath, [CMESH, "localnet", "status", "--json", "--dir", dir], {
+    cwd: ROOT,
+  });
+  return JSON.parse(stdout) as StatusJson;
+}
+
+function runState(dir: string): { pid: number; netuid: number; children: { name: string; pid: number }[] } {
+  return JSON.parse(readFileSync(join(dir, "run.json"), "utf8"));
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+describe.skipIf(!dockerOk)("cmesh localnet (npm start)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "cmesh-localnet-e2e-"));
+  const stateDir = join(dir, ".cmesh");
+  let base: number;
+  let net: Localnet | undefined;
+  let client: LocalChainClient | undefined;
+  let first: StatusJson;
+  const args = () => [
+    "--dir",
+    stateDir,
+    "--base-port",
+    String(base),
+    "--block-time",
+    "250",
+    "--tempo",
+    "10",
+    "--pog-interval",
+    "30",
+  ];
+
+  beforeAll(async () => {
+    base = await freeBase();
+    net = await startLocalnet(args());
+    first = await status(stateDir);
+    client = await connectLocalChain(first.chain);
+  }, 180_000);
+
+  afterAll(async () => {
+    await client?.close();
+    if (net && net.child.exitCode === null) {
+      net.child.kill("SIGINT");
+      await net.exited;
+    }
+  }, 60_000);
+
+  it("status --json lists every UID registered, with its hotkey file and a serving axon", async () => {
+    expect(Object.keys(first).sort()).toEqual(["api", "apiKey", "chain", "miners", "validators", "web"]);
+    expect(first.chain).toBe(`ws://127.0.0.1:${base}`);
+    expect(first.api).toBe(`http://127.0.0.1:${base + 1}`);
+    expect(first.web).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    expect(first.apiKey).toMatch(/^cmk_/);
+    expect(first.validators).toHaveLength(2);
+    expect(first.miners).toHaveLength(3);
+    const nodes = [...first.validators, ...first.miners];
+    const uids = nodes.map((n) => n.uid);
+    expect(new Set(uids).size).toBe(5);
+    const mg = await client!.getMetagraph(runState(stateDir).netuid);
+    for (const n of nodes) {
+      expect(Object.keys(n).sort()).toEqual(["axon", "hotkey", "uid", "walletPath"]);
+      expect(mg.neurons.find((x) => x.uid === n.uid)?.hotkey).toBe(n.hotkey);
+      expect(existsSync(n.walletPath)).toBe(true);
+      expect(JSON.parse(readFileSync(n.walletPath, "utf8")).ss58Address).toBe(n.hotkey);
+      expect(n.axon).toMatch(/^127\.0\.0\.1:\d+$/);
+      expect(await tcpOpen(Number(n.axon!.split(":")[1]))).toBe(true);
+    }
+    // validators hold stake; the wallets are marked local-only
+    for (const v of first.validators) {
+      expect(mg.neurons.find((x) => x.uid === v.uid)!.stake).toBeGreaterThanOrEqual(10_000n * 1_000_000_000n);
+    }
+    expect(readFileSync(join(stateDir, "wallets", "LOCAL-ONLY-UNENCRYPTED-KEYS.txt"), "utf8")).toContain(
+      "NOT ENCRYPTED",
+    );
+  });
+
+  it("validators set weights on chain and the SIMULATED-GPU miners earn incentive; the CPU miner earns none", async () => {
+    const netuid = runState(stateDir).netuid;
+    const [cpu, gpuA, gpuB] = first.miners;
+    const mg = await until(
+      "incentive for both simulated-GPU miners",
+      async () => {
+        const m = await client!.getMetagraph(netuid, { weights: true });
+        const inc = (uid: number) => m.neurons.find((n) => n.uid === uid)!.incentive;
+        return inc(gpuA.uid) > 0 && inc(gpuB.uid) > 0 ? m : undefined;
+      },
+      90_000,
+    );
+    for (const v of first.validators) {
+      const row = mg.weights![v.uid];
+      expect(row[gpuA.uid] + row[gpuB.uid]).toBeGreaterThan(0);
+      expect(row[cpu.uid]).toBe(0);
+    }
+    expect(mg.neurons.find((n) => n.uid === cpu.uid)!.incentive).toBe(0);
+    const validatorDividends = first.validators.map(
+      (v) => mg.neurons.find((n) => n.uid === v.uid)!.dividends,
+    );
+    expect(validatorDividends.some((d) => d > 0)).toBe(true);
+  }, 100_000);
+
+  it("the renter API answers with the machines and takes the printed key; the web URL serves the UI", async () => {
+    const res = await fetch(`${first.api}/v1/machines?q=verified%3Dany`, {
+      headers: { authorization: `Bearer ${first.apiKey}` },
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { machines: { minerHotkey: string }[] };
+    expect(body.machines.map((m) => m.minerHotkey).sort()).toEqual(first.miners.map((m) => m.hotkey).sort());
+    const bad = await fetch(`${first.api}/v1/account`, { headers: { authorization: "Bearer cmk_wrong" } });
+    expect(bad.status).toBe(401);
+    const web = await fetch(first.web, { headers: { accept: "text/html" } });
+    expect(web.status).toBe(200);
+    expect(web.headers.get("content-type")).toContain("text/html");
+  });
+
+  it("the printed commands work: rent the CPU machine, log in with OpenSSH, release", async () => {
+    const keyFile = join(dir, "renter_key");
+    await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "renter@localnet-e2e", "-f", keyFile]);
+    const auth = { authorization: `Bearer ${first.apiKey}`, "content-type": "application/json" };
+    const res = await fetch(`${first.api}/v1/rentals`, {
+      method: "POST",
+      headers: auth,
+      body: JSON.stringify({
+        query: "gpu=CPU",
+        sshPublicKey: readFileSync(`${keyFile}.pub`, "utf8").trim(),
+        durationSec: 600,
+      }),
+    });
+    const rental = (await res.json()) as {
+      id: string;
+      minerHotkey: string;
+      sshCommand: string;
+      ssh: { port: number };
+    };
+    expect(res.status, JSON.stringify(rental)).toBe(201);
+    expect(rental.minerHotkey).toBe(first.miners[0].hotkey); // the CPU machine: simulated GPUs are not rentable here
+    expect(rental.sshCommand).toMatch(/^ssh -p \d+ \w+@127\.0\.0\.1$/);
+    const [, ...sshArgs] = rental.sshCommand.split(" ");
+    const { stdout } = await run("ssh", [
+      "-i",
+      keyFile,
+      "-o",
+      "StrictHostKeyChecking=no",
+      "-o",
+      "UserKnownHostsFile=/dev/null",
+      "-o",
+      "BatchMode=yes",
+      ...sshArgs,
+      "echo logged-in",
+    ]);
+    expect(stdout.trim()).toBe("logged-in");
+    const released = await fetch(`${first.api}/v1/rentals/${rental.id}/release`, {
+      method: "POST",
+      headers: auth,
+      body: "{}",
+    });
+    expect(released.status).toBe(200);
+    expect(((await released.json()) as { state: string }).state).toBe("released");
+    expect(await tcpOpen(rental.ssh.port)).toBe(false);
+  }, 90_000);
+
+  it("refuses a second network on the same directory, and ports already taken", async () => {
+    const same = await run(
+      process.execPath,
+      [CMESH, "localnet", "--dir", stateDir, "--base-port", String(base + 500)],
+      {
+        cwd: ROOT,
+      },
+    ).catch((e: { code: number; stderr: string }) => e);
+    expect((same as { code: number }).code).not.toBe(0);
+    expect((same as { stderr: string }).stderr).toContain("LOCALNET_RUNNING");
+    const other = await run(
+      process.execPath,
+      [CMESH, "localnet", "--dir", join(dir, "other"), "--base-port", String(base)],
+      { cwd: ROOT },
+    ).catch((e: { code: number; stderr: string }) => e);
+    expect((other as { code: number }).code).not.toBe(0);
+    expect((other as { stderr: string }).stderr).toContain("PORT_IN_USE");
+    expect(existsSync(join(dir, "other", "wallets"))).toBe(false);
+  }, 60_000);
+
+  it("SIGINT stops every child; a restart reuses wallets, registrations, chain and API key; a killed parent takes its children", async () => {
+    const before = runState(stateDir);
+    const blockBefore = await client!.getBlock();
+    await client!.close();
+    client = undefined;
+    net!.child.kill("SIGINT");
+    expect(await net!.exited).toBe(0);
+    for (const c of before.children) {
+      expect(alive(c.pid), `${c.name} still runs`).toBe(false);
+      expect(groupAlive(c.pid), `something of ${c.name} still runs`).toBe(false);
+    }
+    expect(existsSync(join(stateDir, "run.json"))).toBe(false);
+    const stopped = await run(process.execPath, [CMESH, "localnet", "status", "--json", "--dir", stateDir], {
+      cwd: ROOT,
+    }).catch((e: { code: number; stderr: string }) => e);
+    expect((stopped as { code: number }).code).not.toBe(0);
+    expect((stopped as { stderr: string }).stderr).toContain("LOCALNET_NOT_RUNNING");
+
+    net = await startLocalnet(args());
+    const again = await status(stateDir);
+    expect(again.apiKey).toBe(first.apiKey);
+    expect(again.validators.map((v) => [v.hotkey, v.uid])).toEqual(
+      first.validators.map((v) => [v.hotkey, v.uid]),
+    );
+    expect(again.miners.map((m) => [m.hotkey, m.uid])).toEqual(first.miners.map((m) => [m.hotkey, m.uid]));
+    expect(runState(stateDir).netuid).toBe(before.netuid);
+    const c2 = await connectLocalChain(again.chain);
+    try {
+      expect(await c2.getBlock()).toBeGreaterThanOrEqual(blockBefore);
+      const mg = await c2.getMetagraph(before.netuid);
+      expect(mg.neurons).toHaveLength(6); // owner + 2 validators + 3 miners: nothing registered twice
+    } finally {
+      await c2.close();
+    }
+
+    // the parent dies without a chance to clean up: the preloaded guard stops every child
+    const running = runState(stateDir);
+    net.child.kill("SIGKILL");
+    await net.exited;
+    await until(
+      "children to notice the parent is gone",
+      async () => (running.children.every((c) => !groupAlive(c.pid)) ? true : undefined),
+      30_000,
+    );
+    net = undefined;
+  }, 240_000);
+});
