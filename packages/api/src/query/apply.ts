@@ -86,7 +86,13 @@ export function applyQuery(
   const hits = machines.filter((m) => predicates.every((p) => p(m)));
   hits.sort((x, y) => {
     for (const key of q.sort) {
-      const c = compare(FIELDS[key.field].get(x, nowMs), FIELDS[key.field].get(y, nowMs));
+      const a = FIELDS[key.field].get(x, nowMs);
+      const b = FIELDS[key.field].get(y, nowMs);
+      if (a === null || b === null) {
+        if (a !== b) return a === null ? 1 : -1; // unknown values last in either direction
+        continue;
+      }
+      const c = compare(a, b);
       if (c !== 0) return key.direction === "asc" ? c : -c;
     }
     return x.minerHotkey < y.minerHotkey ? -1 : x.minerHotkey > y.minerHotkey ? 1 : 0;
