@@ -183,6 +183,15 @@ async function main(): Promise<void> {
       const cpu = process.cpuUsage(cpu0);
       const cpuSeconds = (cpu.user + cpu.system) / 1e6;
       const passed = report.scores.filter((s) => s.reason === "ok").length;
+      const failedReasons: Record<string, number> = {};
+      for (const r of await validator.store.db
+        .selectFrom("pog_results")
+        .select(["reason", "claimed_model"])
+        .where("passed", "=", 0)
+        .execute()) {
+        const key = `${r.claimed_model}: ${r.reason}`;
+        failedReasons[key] = (failedReasons[key] ?? 0) + 1;
+      }
       process.stdout.write(
         `${JSON.stringify({
           bench: "validator",
@@ -193,6 +202,7 @@ async function main(): Promise<void> {
             specsOk: report.specsOk,
             proofsRun: report.proofsRun,
             proofsPassed: passed,
+            proofsFailed: failedReasons,
             weights: report.weightsStatus,
           },
           unit: "seconds",

@@ -2,7 +2,7 @@
 // finished before the kill are kept and not run again, the interrupted epoch is scored once, every epoch has one
 // weight set, and weights land on chain. The validator runs as `cmesh validator` in a child process against the
 // local chain served over its RPC; miners are real axons on 127.0.0.1.
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { serveLocalChain } from "@computemesh/chain";
 import { type Commitment, SimulatedGpuBackend, type WorkloadSpec } from "@computemesh/pog";
@@ -219,6 +219,33 @@ describe.each(backends.map((b) => b.name))("validator restart on %s", (storeName
       const mg = net.chain.metagraph(net.netuid, true);
       const me = mg.neurons.find((n) => n.hotkey === address);
       expect(me && mg.weights?.[me.uid]?.some((w) => w > 0)).toBe(true);
+
+      // `cmesh validator status` reads the same store.
+      const statusArgs = ["validator", "status", "--db", db, "--json"];
+      if (storeName === "postgres") statusArgs.push("--db.schema", pgSchema);
+      const out = spawnSync(process.execPath, [join(ROOT, "bin", "cmesh.js"), ...statusArgs], {
+        cwd: ROOT,
+        encoding: "utf8",
+      });
+      expect(out.status).toBe(0);
+      const rows = JSON.parse(out.stdout) as {
+        hotkey: string;
+        provenGpu: string | null;
+        score: number;
+        epoch: number;
+      }[];
+      expect(rows.find((r) => r.hotkey === fast1.hotkey.address)).toMatchObject({
+        provenGpu: "NVIDIA H200",
+        score: 50,
+        epoch,
+      });
+      const tableArgs = statusArgs.filter((a) => a !== "--json");
+      const table = spawnSync(process.execPath, [join(ROOT, "bin", "cmesh.js"), ...tableArgs], {
+        cwd: ROOT,
+        encoding: "utf8",
+      });
+      expect(table.stdout).toContain("NVIDIA H200");
+      expect(table.stdout).toMatch(/miners; scores of epoch \d+/);
     } finally {
       for (const c of children) if (c.proc.exitCode === null) c.proc.kill("SIGKILL");
       await Promise.all(children.map((c) => c.exited));
