@@ -31,7 +31,7 @@ export function formatSummary(run: RunState, opts: { dir: string; elapsedMs: num
     `  export CMESH_API_KEY=${key}`,
     `  curl -s -H "Authorization: Bearer $CMESH_API_KEY" '${api}/v1/machines?q=verified%3Dany'`,
     `  curl -s -X POST -H "Authorization: Bearer $CMESH_API_KEY" -H 'content-type: application/json' ${api}/v1/rentals \\`,
-    `       -d "{\\"query\\": \\"verified=any\\", \\"sshPublicKey\\": \\"$(cat ~/.ssh/id_ed25519.pub)\\", \\"durationSec\\": 3600}"`,
+    `       -d "{\\"query\\": \\"gpu=CPU\\", \\"sshPublicKey\\": \\"$(cat ~/.ssh/id_ed25519.pub)\\", \\"durationSec\\": 3600}"`,
     "  ssh -p PORT root@127.0.0.1     # the rental's sshCommand gives the exact port and user",
     `  curl -s -X POST -H "Authorization: Bearer $CMESH_API_KEY" -H 'content-type: application/json' -d '{}' \\`,
     `       ${api}/v1/rentals/RENTAL_ID/release`,
