@@ -192,6 +192,22 @@ describe.each(backends.map((b) => b.name))("validator loop on %s", (storeName) =
       expect(row2(v1keys.hotkey.address)[uidOf(h200.hotkey.address)]).toBe(0);
       expect(row2(v1keys.hotkey.address)[uidOf(rtx.hotkey.address)]).toBe(65535);
 
+      // The API's optional views: a machine's history and the metagraph.
+      const hist = await v1.machineHistory(rtx.hotkey.address);
+      expect(hist.proofs).toMatchObject([{ passed: true, model: "NVIDIA GeForce RTX 4090" }]);
+      expect(hist.scores.map((x) => [x.epoch, x.allocated])).toEqual([
+        [s1.epoch, true],
+        [r1.epoch, false],
+      ]);
+      const cheatHist = await v1.machineHistory(cheat.hotkey.address);
+      expect(cheatHist.proofs[0]).toMatchObject({ passed: false, model: "NVIDIA H100 80GB HBM3" });
+      expect(cheatHist.proofs[0]?.reason).toBeTruthy();
+      const network = await v1.network();
+      expect(network.neurons.map((n) => n.hotkey).sort()).toEqual(mg2.neurons.map((n) => n.hotkey).sort());
+      const me = network.neurons.find((n) => n.hotkey === v1keys.hotkey.address);
+      expect(me?.validatorPermit).toBe(true);
+      expect(me?.stake).toBeGreaterThanOrEqual(1000); // staked 1000 TAO, plus what emission added
+
       // Release: the ended receipt reaches v2 through the miner.
       const released = await v1.release(alloc.allocationId, "renter is done");
       expect(released).toMatchObject({ state: "released", endReason: "renter is done" });

@@ -750,6 +750,96 @@ export class Validator {
     return this.requireJobs().cancelJob(jobId);
   }
 
+  /** The metagraph as the network page shows it (stake and emission in TAO). */
+  async network(): Promise<{
+    netuid: number;
+    block: number;
+    epoch: number;
+    neurons: {
+      uid: number;
+      hotkey: string;
+      coldkey: string;
+      stake: number;
+      incentive: number;
+      dividends: number;
+      emission: number;
+      trust: number;
+      validatorPermit: boolean;
+      isValidator: boolean;
+    }[];
+  }> {
+    const mg = this.metagraph ?? (await this.syncMetagraph());
+    return {
+      netuid: mg.netuid,
+      block: mg.block,
+      epoch: Math.floor(mg.block / this.epochBlocks),
+      neurons: mg.neurons.map((n) => ({
+        uid: n.uid,
+        hotkey: n.hotkey,
+        coldkey: n.coldkey,
+        stake: Number(n.stake) / 1e9,
+        incentive: n.incentive,
+        dividends: n.dividends,
+        emission: Number(n.emission) / 1e9,
+        trust: n.trust,
+        validatorPermit: n.validatorPermit,
+        isValidator: n.validatorPermit && n.dividends > 0,
+      })),
+    };
+  }
+
+  /** A machine's proof-of-GPU rounds and per-epoch scores, newest first. */
+  async machineHistory(minerHotkey: string): Promise<{
+    proofs: {
+      at: string;
+      passed: boolean;
+      model: string | null;
+      measuredTops: number | null;
+      reason?: string;
+    }[];
+    scores: { at: string; score: number; epoch: number; allocated: boolean }[];
+  }> {
+    const proofs = await this.store.pogResults(minerHotkey, 100);
+    const scores = await this.store.scoresForHotkey(minerHotkey, 200);
+    return {
+      proofs: proofs.map((p) => ({
+        at: p.finished_at,
+        passed: p.passed === 1,
+        model: p.passed === 1 ? p.proven_model : p.claimed_model,
+        measuredTops: p.measured_tops,
+        ...(p.reason ? { reason: p.reason } : {}),
+      })),
+      scores: scores.map((s) => ({
+        at: s.computed_at,
+        score: s.score,
+        epoch: s.epoch,
+        allocated: s.allocated === 1,
+      })),
+    };
+  }
+
+  /** The signed receipt of a finished job (validator signature and miner countersignature). */
+  async jobReceipt(
+    jobId: string,
+  ): Promise<
+    | {
+        jobId: string;
+        payload: Record<string, unknown>;
+        validatorSignature?: string;
+        minerSignature?: string;
+      }
+    | undefined
+  > {
+    const r = await this.requireJobs().jobReceipt(jobId);
+    if (!r) return undefined;
+    return {
+      jobId,
+      payload: r.payload as unknown as Record<string, unknown>,
+      validatorSignature: r.validatorSignature,
+      minerSignature: r.minerSignature,
+    };
+  }
+
   // ------------------------------------------------------------------ observability
 
   /** The current table of miners (what `cmesh validator status` prints). */

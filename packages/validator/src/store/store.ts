@@ -457,6 +457,23 @@ export class ValidatorStore {
     }));
   }
 
+  /** One hotkey's scores, newest epoch first. */
+  async scoresForHotkey(hotkey: string, limit = 100) {
+    const rows = await this.db
+      .selectFrom("scores")
+      .select(["epoch", "score", "allocated", "computed_at"])
+      .where("hotkey", "=", hotkey)
+      .orderBy("epoch", "desc")
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({
+      ...r,
+      epoch: Number(r.epoch),
+      score: Number(r.score),
+      allocated: Number(r.allocated),
+    }));
+  }
+
   /** The most recent epoch with stored scores, or undefined. */
   async latestScoredEpoch(): Promise<number | undefined> {
     const row = await this.db
