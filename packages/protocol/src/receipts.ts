@@ -265,9 +265,15 @@ export function foldAllocationReceipts(receipts: Receipt[]): AllocationFromRecei
   const byAlloc = new Map<string, Map<number, Map<string, Receipt>>>();
   for (const r of receipts) {
     let bySeq = byAlloc.get(r.payload.allocation_id);
-    if (!bySeq) byAlloc.set(r.payload.allocation_id, (bySeq = new Map()));
+    if (!bySeq) {
+      bySeq = new Map();
+      byAlloc.set(r.payload.allocation_id, bySeq);
+    }
     let ids = bySeq.get(r.payload.seq);
-    if (!ids) bySeq.set(r.payload.seq, (ids = new Map()));
+    if (!ids) {
+      ids = new Map();
+      bySeq.set(r.payload.seq, ids);
+    }
     ids.set(receiptId(r.payload), r);
   }
   const out: AllocationFromReceipts[] = [];

@@ -819,9 +819,7 @@ export class Validator {
   }
 
   /** The signed receipt of a finished job (validator signature and miner countersignature). */
-  async jobReceipt(
-    jobId: string,
-  ): Promise<
+  async jobReceipt(jobId: string): Promise<
     | {
         jobId: string;
         payload: Record<string, unknown>;
