@@ -2,27 +2,26 @@
 // registered and serving, validators set weights and the SIMULATED-GPU miners earn incentive, the renter API and
 // web UI answer, a second start reuses the state, SIGINT leaves no process behind, a killed parent takes its
 // children with it, and the bad paths say what is wrong.
-import { type ChildProcessWithoutNullStreams, execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { connectLocalChain, type LocalChainClient } from "@computemesh/chain";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { portFree, tcpOpen } from "../../packages/cli/src/localnet/probes.ts";
-import { portPlan } from "../../packages/cli/src/localnet/options.ts";
+import { tcpOpen } from "../../packages/cli/src/localnet/probes.ts";
+import {
+  freeBasePort,
+  localnetStatusJson,
+  startTestLocalnet,
+  type TestLocalnet,
+} from "../../packages/cli/src/localnet/testing.ts";
 import { requireDockerOrSkip } from "../../packages/miner/src/testing/docker-gate.ts";
 
 const dockerOk = await requireDockerOrSkip("e2e localnet");
 const ROOT = join(import.meta.dirname, "..", "..");
 const CMESH = join(ROOT, "bin", "cmesh.js");
 const run = promisify(execFile);
-
-interface Localnet {
-  child: ChildProcessWithoutNullStreams;
-  out: string[];
-  exited: Promise<number | null>;
-}
 
 interface StatusJson {
   chain: string;
@@ -31,18 +30,6 @@ interface StatusJson {
   apiKey: string;
   validators: { hotkey: string; uid: number; walletPath: string; axon: string | null }[];
   miners: { hotkey: string; uid: number; walletPath: string; axon: string | null }[];
-}
-
-/** A base port whose whole plan (and the rentals' SSH ranges) is free right now. */
-async function freeBase(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
-    const ports = portPlan(base)
-      .all(2, 3)
-      .map((p) => p.port);
-    if ((await Promise.all(ports.map(portFree))).every(Boolean)) return base;
-  }
-  throw new Error("no free base port");
 }
 
 function alive(pid: number): boolean {
@@ -64,36 +51,8 @@ function groupAlive(pgid: number): boolean {
   }
 }
 
-/** Starts `cmesh localnet` and resolves once it prints that the network is up. */
-function startLocalnet(args: string[]): Promise<Localnet> {
-  const child = spawn(process.execPath, [CMESH, "localnet", ...args], {
-    cwd: ROOT,
-    env: { ...process.env, CMESH_LOG_LEVEL: "info" },
-  });
-  const out: string[] = [];
-  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
-  child.stderr.on("data", (c: Buffer) => out.push(c.toString()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`localnet not up in 150 s:\n${out.join("")}`)), 150_000);
-    child.stdout.on("data", (c: Buffer) => {
-      out.push(c.toString());
-      if (out.join("").includes("ComputeMesh local network is up")) {
-        clearTimeout(timer);
-        resolve({ child, out, exited });
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`localnet exited (${code}) before it was up:\n${out.join("")}`));
-    });
-  });
-}
-
 async function status(dir: string): Promise<StatusJson> {
-  const { stdout } = await run(process.execPath, [CMESH, "localnet", "status", "--json", "--dir", dir], {
-    cwd: ROOT,
-  });
-  return JSON.parse(stdout) as StatusJson;
+  return (await localnetStatusJson(dir)) as StatusJson;
 }
 
 function runState(dir: string): { pid: number; netuid: number; children: { name: string; pid: number }[] } {
@@ -114,35 +73,22 @@ describe.skipIf(!dockerOk)("cmesh localnet (npm start)", () => {
   const dir = mkdtempSync(join(tmpdir(), "cmesh-localnet-e2e-"));
   const stateDir = join(dir, ".cmesh");
   let base: number;
-  let net: Localnet | undefined;
+  let net: TestLocalnet | undefined;
   let client: LocalChainClient | undefined;
   let first: StatusJson;
-  const args = () => [
-    "--dir",
-    stateDir,
-    "--base-port",
-    String(base),
-    "--block-time",
-    "250",
-    "--tempo",
-    "10",
-    "--pog-interval",
-    "30",
-  ];
+  const start = () => startTestLocalnet({ dir: stateDir, basePort: base, extraArgs: args });
+  const args = ["--block-time", "250", "--tempo", "10", "--pog-interval", "30"];
 
   beforeAll(async () => {
-    base = await freeBase();
-    net = await startLocalnet(args());
+    base = await freeBasePort();
+    net = await start();
     first = await status(stateDir);
     client = await connectLocalChain(first.chain);
   }, 180_000);
 
   afterAll(async () => {
     await client?.close();
-    if (net && net.child.exitCode === null) {
-      net.child.kill("SIGINT");
-      await net.exited;
-    }
+    await net?.stop();
   }, 60_000);
 
   it("status --json lists every UID registered, with its hotkey file and a serving axon", async () => {
@@ -296,7 +242,7 @@ describe.skipIf(!dockerOk)("cmesh localnet (npm start)", () => {
     expect((stopped as { code: number }).code).not.toBe(0);
     expect((stopped as { stderr: string }).stderr).toContain("LOCALNET_NOT_RUNNING");
 
-    net = await startLocalnet(args());
+    net = await start();
     const again = await status(stateDir);
     expect(again.apiKey).toBe(first.apiKey);
     expect(again.validators.map((v) => [v.hotkey, v.uid])).toEqual(
