@@ -118,6 +118,7 @@ export class Validator {
   private lastScores = new Map<string, MinerScore>();
   private epochInFlight: Promise<EpochReport> | null = null;
   private tickInFlight: Promise<void> | null = null;
+  private healthInFlight: Promise<unknown> | null = null;
   private tickAgain = false;
   private unsubscribeBlocks: (() => void) | null = null;
   private healthTimer: NodeJS.Timeout | null = null;
@@ -273,10 +274,15 @@ export class Validator {
     this.unsubscribeBlocks = await this.chain.subscribeBlocks((block) => this.onBlock(block));
     this.healthTimer = setInterval(() => {
       if (this.stopped) return;
-      this.allocations.checkAll().catch((err) => this.log.error({ err }, "allocation health round failed"));
-      this.receipts
-        .retryPending((h) => this.targetOf(h))
-        .catch((err) => this.log.warn({ err }, "receipt retry failed"));
+      if (this.healthInFlight) return;
+      this.healthInFlight = Promise.all([
+        this.allocations.checkAll().catch((err) => this.log.error({ err }, "allocation health round failed")),
+        this.receipts
+          .retryPending((h) => this.targetOf(h))
+          .catch((err) => this.log.warn({ err }, "receipt retry failed")),
+      ]).finally(() => {
+        this.healthInFlight = null;
+      });
     }, this.options.health.intervalMs);
     this.healthTimer.unref();
     this.onBlock(await this.chain.getBlock());
@@ -287,7 +293,7 @@ export class Validator {
     this.stopped = true;
     this.unsubscribeBlocks?.();
     if (this.healthTimer) clearInterval(this.healthTimer);
-    await Promise.allSettled([this.epochInFlight, this.tickInFlight]);
+    await Promise.allSettled([this.epochInFlight, this.tickInFlight, this.healthInFlight]);
     await this.jobs?.close().catch((err) => this.log.warn({ err }, "closing the job service failed"));
     await this.server?.close();
     await this.store.close();
