@@ -11,24 +11,27 @@ export interface DockerVerdict {
   reason: string | null;
 }
 
-export async function checkDocker(socketPath = "/var/run/docker.sock"): Promise<DockerVerdict> {
+export async function checkDocker(
+  socketPath = "/var/run/docker.sock",
+  image = DEFAULT_RENTAL_IMAGE,
+): Promise<DockerVerdict> {
   const docker = new Docker({ socketPath, timeout: 3000 });
   try {
     await docker.ping();
   } catch (err) {
     return {
-      daemon: true,
+      daemon: false,
       rentable: false,
       reason: `no Docker daemon answers at ${socketPath} (${(err as Error).message})`,
     };
   }
   try {
-    await docker.getImage(DEFAULT_RENTAL_IMAGE).inspect();
+    await docker.getImage(image).inspect();
   } catch {
     return {
       daemon: true,
       rentable: false,
-      reason: `the rental image ${DEFAULT_RENTAL_IMAGE} is not built (see the Miner section of the README)`,
+      reason: `the rental image ${image} is not built (see the Miner section of the README)`,
     };
   }
   return { daemon: true, rentable: true, reason: null };

@@ -1,7 +1,7 @@
 // Unit tests of the local network's pieces that run without child processes: options and ports, the SIMULATED
 // nvidia-smi against the miner's real parser, wallets, idempotent chain setup, state files and the refusals.
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,6 +10,7 @@ import { LocalChain } from "@computemesh/chain";
 import { findGpu } from "@computemesh/core";
 import { NVIDIA_SMI_QUERY_ARGS, parseNvidiaSmiCsv } from "@computemesh/miner";
 import { afterEach, describe, expect, it } from "vitest";
+import { checkDocker } from "./docker-check.ts";
 import { localnetLayout } from "./layout.ts";
 import { MAX_NODES_PER_ROLE, parseLocalnetOptions, portPlan } from "./options.ts";
 import { assertPortsFree } from "./probes.ts";
@@ -87,6 +88,23 @@ describe("SIMULATED nvidia-smi", () => {
       code: 6,
     });
   });
+});
+
+describe("Docker verdict", () => {
+  it("says plainly when no daemon answers", async () => {
+    const v = await checkDocker(join(tmp(), "no-docker.sock"));
+    expect(v).toMatchObject({ daemon: false, rentable: false });
+    expect(v.reason).toMatch(/no Docker daemon answers/);
+  });
+
+  it.skipIf(!existsSync("/var/run/docker.sock"))(
+    "says when the daemon answers but the rental image is missing",
+    async () => {
+      const v = await checkDocker("/var/run/docker.sock", "computemesh/no-such-image:never");
+      expect(v).toMatchObject({ daemon: true, rentable: false });
+      expect(v.reason).toMatch(/computemesh\/no-such-image:never is not built/);
+    },
+  );
 });
 
 describe("wallets and chain setup", () => {
