@@ -52,6 +52,24 @@ describe("proof-of-GPU over the axon: honest miners", () => {
     expect(verdict.measuredTops).toBeCloseTo(2 * h100.int8DenseTops * 0.75, 0);
   });
 
+  it("a SIMULATED A100 SXM4 passes at the cheaper model its measurements cannot rule out, and says so", async () => {
+    const gpus = { model: "NVIDIA A100-SXM4-80GB", count: 1, uuids: ["GPU-sim-a100"] };
+    const miner = await startMiner({ uri: "//Dave", backend: new SimulatedGpuBackend(), gpus });
+    miners.push(miner);
+    const dendrite = await validatorDendrite();
+    const simulation = allowSimulatedPog({ network: "local", chainEndpoint: "ws://127.0.0.1:9944" });
+    const verdict = await runPogRound(dendrite, miner.target, gpus, {
+      simulation,
+      uuidRegistry: new UuidRegistry(),
+    });
+    expect(verdict.passed).toBe(true);
+    expect(verdict.reason).toBeUndefined();
+    expect(verdict.downgradedFrom).toBe(findGpu("NVIDIA A100-SXM4-80GB")!.name);
+    const proven = findGpu(verdict.provenModel!)!;
+    expect(proven.baseScore).toBeLessThan(findGpu("NVIDIA A100-SXM4-80GB")!.baseScore);
+    expect(verdict.message).toMatch(/do not rule out/);
+  });
+
   beforeAll(() => {
     delete process.env.CMESH_NETWORK;
   });

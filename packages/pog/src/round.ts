@@ -61,6 +61,8 @@ export interface PogVerdict {
   claim: { model: string; count: number; uuids: string[] };
   /** The most valuable model (of `claim.count` devices) the round proved; score this, not the claim. */
   provenModel: string | null;
+  /** Set when the round passed at a cheaper model than claimed because the measurements cannot tell them apart. */
+  downgradedFrom?: string;
   /** Aggregate int8 throughput measured by the validator's clock (or, if simulated, by the speed model). */
   measuredTops: number;
   /** Whole round, validator clock. */
@@ -273,6 +275,16 @@ export async function runPogRound(
     measuredBandwidthGBs: bandwidthGBs,
   });
   base.exclusions = id.exclusions;
+  if (!id.passed && id.reason === "NOT_DISTINGUISHABLE" && id.provenModel) {
+    // Every check of the work passed; only the model is ambiguous. Credit the cheapest model the measurements
+    // cannot rule out, and say so: scoring uses provenModel, never the claim.
+    return done({
+      passed: true,
+      provenModel: id.provenModel,
+      downgradedFrom: model.name,
+      message: id.message,
+    });
+  }
   if (!id.passed) return failed(id.reason!, id.message!, { provenModel: id.provenModel });
   return done({ passed: true, provenModel: id.provenModel });
 }
