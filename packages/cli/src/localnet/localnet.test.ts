@@ -14,7 +14,9 @@ import { checkDocker } from "./docker-check.ts";
 import { localnetLayout } from "./layout.ts";
 import { MAX_NODES_PER_ROLE, parseLocalnetOptions, portPlan } from "./options.ts";
 import { assertPortsFree } from "./probes.ts";
-import { minerGpus, SIMULATED_NVIDIA_SMI } from "./roles.ts";
+import type { Command } from "@commander-js/extra-typings";
+import { buildProgram } from "../program.ts";
+import { chainSpec, minerGpus, minerSpec, SIMULATED_NVIDIA_SMI, validatorSpec } from "./roles.ts";
 import { registerAndStake, ensureSubnet, localSubnetParams, VALIDATOR_STAKE } from "./setup.ts";
 import { processAlive, readRunState, writeNetworkState, readNetworkState } from "./state.ts";
 import { readLocalnetStatus } from "./status.ts";
@@ -56,6 +58,53 @@ describe("options and ports", () => {
     expect(gpus[1].memoryMiB).toBe(Math.round(findGpu("RTX 4090")!.vramGiB * 1024));
     expect(gpus[1].pricePerHour).toBeGreaterThan(gpus[0].pricePerHour);
     expect(() => minerGpus(["RTX 9999"], 1)).toThrow(/RTX 9999/);
+  });
+});
+
+describe("the command lines of the children", () => {
+  /** Every `--flag` in `args` must be an option of the real command (catches drift in the other CLIs). */
+  function unknownFlags(args: string[]): string[] {
+    let cmd: Command = buildProgram();
+    let i = 0;
+    for (; i < args.length && !args[i].startsWith("--"); i++) {
+      const sub = cmd.commands.find((c) => c.name() === args[i]);
+      if (!sub) return [`unknown command ${args.slice(0, i + 1).join(" ")}`];
+      cmd = sub as unknown as Command;
+    }
+    const known = new Set(cmd.options.map((o) => o.long));
+    return args.slice(i).filter((a) => a.startsWith("--") && !known.has(a));
+  }
+
+  it("uses only options the real cmesh chain serve, miner and validator commands have", () => {
+    const layout = localnetLayout(tmp());
+    const ports = portPlan(30_000);
+    const [cpu, gpu] = minerGpus(["cpu", "RTX 4090"], 2);
+    const specs = [
+      chainSpec(layout, ports, 1000),
+      minerSpec(layout, ports, {
+        index: 0,
+        name: "miner-1",
+        chain: "ws://127.0.0.1:30000",
+        netuid: 1,
+        gpu: cpu,
+      }),
+      minerSpec(layout, ports, { index: 1, name: "miner-2", chain: "ws://127.0.0.1:30000", netuid: 1, gpu }),
+      validatorSpec(layout, ports, {
+        index: 0,
+        name: "validator-1",
+        chain: "ws://127.0.0.1:30000",
+        netuid: 1,
+        pogIntervalSec: 60,
+        api: true,
+      }),
+    ];
+    for (const spec of specs) expect(unknownFlags(spec.args), spec.args.join(" ")).toEqual([]);
+    expect(specs[2].args).toContain(SIMULATED_NVIDIA_SMI);
+    expect(specs[2].env?.CMESH_SIMULATED_GPU).toBe("NVIDIA GeForce RTX 4090");
+    expect(specs[1].env?.CMESH_SIMULATED_GPU).toBeUndefined();
+    expect(specs[3].args).toEqual(
+      expect.arrayContaining(["--pog.simulate", "--api.port", String(ports.api)]),
+    );
   });
 });
 
