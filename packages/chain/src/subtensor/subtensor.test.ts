@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { Keyring } from "@polkadot/keyring";
 import type { KeyringPair } from "@polkadot/keyring/types";
 import { expandMetadata, Metadata, TypeRegistry } from "@polkadot/types";
@@ -18,7 +19,10 @@ import {
 } from "./convert.ts";
 import { SUBTENSOR_SIGNED_EXTENSIONS } from "./extensions.ts";
 
-const METADATA = "/work/shared/reference/data/subtensor-finney-metadata.scale";
+// shared/ sits beside the repository checkout (../shared from the repo root), wherever the checkout is.
+const METADATA = fileURLToPath(
+  new URL("../../../../../shared/reference/data/subtensor-finney-metadata.scale", import.meta.url),
+);
 const haveMetadata = existsSync(METADATA);
 if (!haveMetadata) {
   console.warn(`SKIPPING subtensor metadata tests: ${METADATA} is absent (see README, Chain section)`);
