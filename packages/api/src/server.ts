@@ -124,6 +124,8 @@ export async function buildApiApp(opts: ApiServerOptions) {
   const app = Fastify({
     loggerInstance: logger.child({ component: "http" }, { level: "warn" }),
     bodyLimit: opts.bodyLimitBytes ?? 64 * 1024,
+    // Router-level refusals (an over-long path parameter, a malformed URL) get the same JSON error envelope.
+    frameworkErrors: (err, _req, reply) => sendError(reply, err),
   }).withTypeProvider<ZodTypeProvider>() as unknown as App;
   app.removeContentTypeParser("text/plain");
   app.setValidatorCompiler(validatorCompiler);
