@@ -3,7 +3,7 @@
 import { existsSync } from "node:fs";
 import { mkdir, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { createAccount, migrateApiDb, openApiDb } from "@computemesh/api";
+import { createAccount, findAccountByKey, migrateApiDb, openApiDb } from "@computemesh/api";
 import { connectLocalChain, type LocalChainClient } from "@computemesh/chain";
 import { CmeshError } from "@computemesh/core";
 import { PROTOCOL_VERSION } from "@computemesh/protocol";
@@ -104,13 +104,17 @@ function apiDbPath(layout: LocalnetLayout): string {
   return validatorDbPath(layout, nodeName("validator", 0));
 }
 
-/** The renter account of the local network: created once, its key kept in network.json for every restart. */
+/**
+ * The renter account of the local network: created once, its key kept in network.json for every restart (and
+ * created again if the API's database lost it, e.g. a node directory deleted by hand).
+ */
 async function ensureRenter(ctx: Ctx): Promise<string> {
-  if (ctx.state?.renter) return ctx.state.renter.apiKey;
   await mkdir(ctx.layout.nodeDir(nodeName("validator", 0)), { recursive: true });
   const { db } = openApiDb(apiDbPath(ctx.layout));
   try {
     await migrateApiDb(db);
+    const known = ctx.state?.renter?.apiKey;
+    if (known && (await findAccountByKey(db, known))) return known;
     const { apiKey } = await createAccount(db, {
       name: "local-renter",
       initialCredits: RENTER_CREDITS,
@@ -247,7 +251,7 @@ export async function startLocalnet(opts: LocalnetOptions): Promise<RunningLocal
               createdAt: new Date().toISOString(),
               netuid,
               tempo: opts.tempo,
-              renter: created ? undefined : c.state?.renter,
+              renter: c.state?.renter,
             };
             await writeNetworkState(layout.networkFile, c.state);
           }
@@ -271,7 +275,7 @@ export async function startLocalnet(opts: LocalnetOptions): Promise<RunningLocal
         title: "Renter account",
         task: async (c, task) => {
           c.apiKey = await ensureRenter(c);
-          if (!c.state!.renter) {
+          if (c.state!.renter?.apiKey !== c.apiKey) {
             c.state!.renter = { accountName: "local-renter", apiKey: c.apiKey };
             await writeNetworkState(layout.networkFile, c.state!);
           }
