@@ -76,7 +76,8 @@ describe.skipIf(!dockerOk)("cmesh localnet (npm start)", () => {
   let net: TestLocalnet | undefined;
   let client: LocalChainClient | undefined;
   let first: StatusJson;
-  const start = () => startTestLocalnet({ dir: stateDir, basePort: base, extraArgs: args });
+  const start = () =>
+    startTestLocalnet({ dir: stateDir, basePort: base, extraArgs: args, timeoutMs: 280_000 });
   const args = ["--block-time", "250", "--tempo", "10", "--pog-interval", "30"];
 
   beforeAll(async () => {
@@ -84,7 +85,7 @@ describe.skipIf(!dockerOk)("cmesh localnet (npm start)", () => {
     net = await start();
     first = await status(stateDir);
     client = await connectLocalChain(first.chain);
-  }, 180_000);
+  }, 300_000);
 
   afterAll(async () => {
     await client?.close();
@@ -130,7 +131,7 @@ describe.skipIf(!dockerOk)("cmesh localnet (npm start)", () => {
         const inc = (uid: number) => m.neurons.find((n) => n.uid === uid)!.incentive;
         return inc(gpuA.uid) > 0 && inc(gpuB.uid) > 0 ? m : undefined;
       },
-      90_000,
+      200_000,
     );
     for (const v of first.validators) {
       const row = mg.weights![v.uid];
@@ -142,7 +143,7 @@ describe.skipIf(!dockerOk)("cmesh localnet (npm start)", () => {
       (v) => mg.neurons.find((n) => n.uid === v.uid)!.dividends,
     );
     expect(validatorDividends.some((d) => d > 0)).toBe(true);
-  }, 100_000);
+  }, 220_000);
 
   it("the renter API answers with the machines and takes the printed key; the web URL serves the UI", async () => {
     const res = await fetch(`${first.api}/v1/machines?q=verified%3Dany`, {
@@ -222,7 +223,7 @@ describe.skipIf(!dockerOk)("cmesh localnet (npm start)", () => {
     expect((other as { code: number }).code).not.toBe(0);
     expect((other as { stderr: string }).stderr).toContain("PORT_IN_USE");
     expect(existsSync(join(dir, "other", "wallets"))).toBe(false);
-  }, 60_000);
+  }, 120_000);
 
   it("SIGINT stops every child; a restart reuses wallets, registrations, chain and API key; a killed parent takes its children", async () => {
     const before = runState(stateDir);
@@ -269,5 +270,5 @@ describe.skipIf(!dockerOk)("cmesh localnet (npm start)", () => {
       30_000,
     );
     net = undefined;
-  }, 240_000);
+  }, 400_000);
 });
