@@ -74,7 +74,7 @@ export class RawSigner {
     }
     const nonce = BigInt(p.headers.bt_header_dendrite_nonce);
     const uuid = p.headers.bt_header_dendrite_uuid;
-    const headers = { ...p.headers, computed_body_hash: bodyHash };
+    const headers: Record<string, string> = { ...p.headers, computed_body_hash: bodyHash };
     headers.bt_header_dendrite_signature = signText(
       this.pair,
       requestSigningMessage(nonce, this.pair.address, target.hotkey, uuid, bodyHash),
