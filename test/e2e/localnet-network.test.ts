@@ -225,6 +225,28 @@ describe.skipIf(!dockerOk)("cmesh localnet (npm start)", () => {
     expect(existsSync(join(dir, "other", "wallets"))).toBe(false);
   }, 120_000);
 
+  it("a miner that dies is started again and serves its axon again", async () => {
+    const old = runState(stateDir).children.find((c) => c.name === "miner-2")!;
+    process.kill(old.pid, "SIGKILL");
+    const fresh = await until(
+      "miner-2 to be restarted",
+      async () => {
+        const c = runState(stateDir).children.find((x) => x.name === "miner-2");
+        return c && c.pid !== old.pid && alive(c.pid) ? c : undefined;
+      },
+      60_000,
+    );
+    expect(groupAlive(old.pid)).toBe(false);
+    const port = Number(first.miners[1].axon!.split(":")[1]);
+    await until(
+      "miner-2's axon to answer again",
+      async () => ((await tcpOpen(port)) ? true : undefined),
+      120_000,
+    );
+    expect((await status(stateDir)).miners[1]).toEqual(first.miners[1]);
+    expect(net!.output.join("")).toContain(`miner-2 restarted (pid ${fresh.pid})`);
+  }, 200_000);
+
   it("SIGINT stops every child; a restart reuses wallets, registrations, chain and API key; a killed parent takes its children", async () => {
     const before = runState(stateDir);
     const blockBefore = await client!.getBlock();

@@ -21,6 +21,7 @@ export interface ChildSpec {
 
 export interface ManagedChild {
   name: string;
+  spec: ChildSpec;
   pid: number;
   logFile: string;
   process: ChildProcess;
@@ -86,6 +87,7 @@ export class Supervisor {
     });
     const child: ManagedChild = {
       name: spec.name,
+      spec,
       pid: proc.pid,
       logFile: spec.logFile,
       process: proc,
@@ -96,6 +98,18 @@ export class Supervisor {
     };
     this.children.push(child);
     return child;
+  }
+
+  /**
+   * Starts an exited child again with the same command line, in place of the old one (whatever the old one left
+   * in its process group is killed first). Returns undefined when the network is stopping.
+   */
+  restart(old: ManagedChild): ManagedChild | undefined {
+    if (this.stopping || old.running) return undefined;
+    signalGroup(old.pid, "SIGKILL");
+    const index = this.children.indexOf(old);
+    if (index >= 0) this.children.splice(index, 1);
+    return this.start(old.spec);
   }
 
   /**

@@ -31,6 +31,10 @@ import { ensureLocalWallet, type LocalWallet } from "./wallets.ts";
 /** Entries a localnet directory may hold; --reset refuses to delete a directory with anything else in it. */
 const OWN_ENTRIES = new Set(["network.json", "run.json", "wallets", "logs", "chain", "nodes"]);
 export const RENTER_CREDITS = 1000;
+/** A miner or validator that exits on its own is restarted after this delay, at most MAX_RESTARTS a minute. */
+const RESTART_DELAY_MS = 2000;
+const MAX_RESTARTS = 3;
+const RESTART_WINDOW_MS = 60_000;
 
 interface Ctx {
   layout: LocalnetLayout;
@@ -425,11 +429,33 @@ export async function startLocalnet(opts: LocalnetOptions): Promise<RunningLocal
     };
     process.once("SIGINT", () => void stop(0));
     process.once("SIGTERM", () => void stop(0));
+    const restarts = new Map<string, number[]>();
     supervisor.onUnexpectedExit((child, code, signal) => {
       process.stderr.write(
         `\n${child.name} exited (${signal ?? `code ${code}`}); last lines of ${child.logFile}:\n${tailOf(child.logFile)}\n`,
       );
-      if (child.name === "chain") void stop(1);
+      if (child.name === "chain") {
+        void stop(1);
+        return;
+      }
+      // a miner or validator that dies is started again (it recovers from its own store), unless it keeps dying
+      const now = Date.now();
+      const recent = (restarts.get(child.name) ?? []).filter((t) => now - t < RESTART_WINDOW_MS);
+      if (recent.length >= MAX_RESTARTS) {
+        process.stderr.write(
+          `${child.name} exited ${MAX_RESTARTS + 1} times within a minute; not restarting it (see ${child.logFile})\n`,
+        );
+        return;
+      }
+      restarts.set(child.name, [...recent, now]);
+      setTimeout(() => {
+        if (stopping) return;
+        const again = supervisor.restart(child);
+        if (!again) return;
+        process.stderr.write(`${child.name} restarted (pid ${again.pid})\n`);
+        run.children = supervisor.list().map((c) => ({ name: c.name, pid: c.pid, log: c.logFile }));
+        void writeRunState(layout.runFile, run).catch(() => {});
+      }, RESTART_DELAY_MS);
     });
   });
   return { run, elapsedMs, done };
