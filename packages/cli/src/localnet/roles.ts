@@ -32,7 +32,7 @@ export function minerGpus(list: string[], count: number): MinerGpu[] {
     const model = findGpu(entry.trim());
     if (!model) {
       throw new CmeshError("INVALID_ARGUMENT", `--gpus: "${entry}" is not a GPU model of the catalog`, {
-        hint: 'use names like "RTX 4090", "A100-SXM4-80GB", "H100", or "cpu" for a machine without GPU',
+        hint: 'use names like "RTX 4090", "H100 SXM", "RTX A6000", or "cpu" for a machine without GPU',
       });
     }
     const cpu = model.class === "cpu";

@@ -184,6 +184,7 @@ export interface RunningLocalnet {
 /** Brings the local network up and returns once every part answers. */
 export async function startLocalnet(opts: LocalnetOptions): Promise<RunningLocalnet> {
   const layout = localnetLayout(opts.dir);
+  const gpus = minerGpus(opts.gpus, opts.miners); // a bad --gpus fails before anything is created
   await refuseIfRunning(layout);
   if (opts.reset) await resetDir(layout);
   for (const d of [layout.root, layout.logs, layout.chainDir, join(layout.root, "nodes")]) {
@@ -201,7 +202,7 @@ export async function startLocalnet(opts: LocalnetOptions): Promise<RunningLocal
     validators: [],
     miners: [],
     uids: new Map(),
-    gpus: minerGpus(opts.gpus, opts.miners),
+    gpus,
   };
   ctx.state = await readNetworkState(layout.networkFile);
 
