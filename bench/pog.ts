@@ -85,8 +85,8 @@ int main(int argc, char** argv) {
   return 0;
 }
 `;
-let cSec = Number.NaN;
-let cChecksum = Number.NaN;
+let cSec: number;
+let cChecksum: number;
 try {
   await writeFile(join(dir, "gemm.c"), cSource);
   await writeFile(join(dir, "ab.bin"), Buffer.concat([Buffer.from(a.buffer), Buffer.from(b.buffer)]));

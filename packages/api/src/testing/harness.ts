@@ -73,7 +73,9 @@ export async function startHarness(
       let parsed: unknown = text;
       try {
         parsed = JSON.parse(text);
-      } catch {}
+      } catch {
+        // not JSON: keep the text
+      }
       return { status: res.status, body: parsed, headers: res.headers };
     },
     close: () => api.close(),

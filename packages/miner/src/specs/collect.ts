@@ -53,7 +53,7 @@ export async function probeGpus(nvidiaSmi = "nvidia-smi"): Promise<GpuProbe> {
     const said = `${e.stderr ?? ""}${e.stdout ?? ""}`.trim().split("\n")[0] || e.message;
     return { gpus: [], absentReason: `${nvidiaSmi} failed: ${said}` };
   }
-  let cuda: string | null = null;
+  let cuda: string | null;
   try {
     cuda = parseCudaVersionFromXml((await run(nvidiaSmi, ["-q", "-x"])).stdout);
   } catch {
