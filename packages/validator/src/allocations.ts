@@ -166,17 +166,22 @@ export class AllocationManager {
         });
       }
       const resources = resourcesFor(req.resources, miner.specs);
-      const res = await this.d.dendrite.query(
-        miner.target,
-        Allocate,
-        {
-          resources,
-          ssh_public_key: req.sshPublicKey.trim(),
-          image: req.image ?? "",
-          duration_sec: req.durationSec,
-        },
-        { timeoutMs: Allocate.timeoutSec * 1000 },
-      );
+      const allocate = () =>
+        this.d.dendrite.query(
+          miner.target,
+          Allocate,
+          {
+            resources,
+            ssh_public_key: req.sshPublicKey.trim(),
+            image: req.image ?? "",
+            duration_sec: req.durationSec,
+          },
+          { timeoutMs: Allocate.timeoutSec * 1000 },
+        );
+      let res = await allocate();
+      // A crash between the miner's answer and our record leaves the miner busy with an allocation of ours that
+      // nobody pays for: release such leftovers, then try once more.
+      if (!res.ok && res.status === 409 && (await this.releaseUnrecorded(miner.target)) > 0) res = await allocate();
       if (!res.ok) {
         const conflict = res.status === 409;
         throw new CmeshError(
@@ -325,6 +330,34 @@ export class AllocationManager {
     );
     this.emit({ allocationId: row.allocation_id, kind: outcome, reason });
     return toAllocationView(ended);
+  }
+
+  /** Deallocates the miner's active allocations made by this validator that its store has no record of. */
+  private async releaseUnrecorded(target: AxonTarget): Promise<number> {
+    const status = await this.d.dendrite.query(
+      target,
+      AllocationStatus,
+      { allocation_id: "" },
+      { timeoutMs: this.d.health.timeoutMs },
+    );
+    if (!status.ok) return 0;
+    let released = 0;
+    for (const a of status.response.allocations) {
+      if (a.state !== "active" || a.validator_hotkey !== this.d.validatorHotkey) continue;
+      if (await this.d.store.allocation(a.allocation_id)) continue;
+      const r = await this.d.dendrite.query(
+        target,
+        Deallocate,
+        { allocation_id: a.allocation_id },
+        { timeoutMs: this.d.health.timeoutMs },
+      );
+      if (r.ok) released++;
+      this.d.log.warn(
+        { allocationId: a.allocation_id, miner: target.hotkey, released: r.ok },
+        "released an allocation this validator had no record of (a crash before it was stored)",
+      );
+    }
+    return released;
   }
 
   /**
