@@ -32,6 +32,8 @@ function expectCheatersLose(r: NetworkSimResult, opts: { sharedAtLeast: number }
   // the rentals: the victim and the drop-outs were rented; every drop-out's rental was declared lost
   expect(r.rentals.rented).toBe(1 + r.kinds.dropout.miners);
   expect(r.rentals.lostDeclared).toBe(r.kinds.dropout.miners);
+  // every validator rejected the replayed receipts it fetched
+  expect(r.receiptsRejected).toBeGreaterThanOrEqual(r.kinds.replayed_receipts.miners * r.config.validators);
   // incentives: the caught kinds earn nothing at the end; honest miners earn more than their head-count share
   const last = r.epochs[r.epochs.length - 1];
   for (const kind of ["spoofed_specs", "partial_compute", "dropout"]) expect(last.byKind[kind] ?? 0).toBe(0);

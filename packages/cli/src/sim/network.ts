@@ -85,6 +85,8 @@ export interface NetworkSimResult {
     ms: number;
   }[];
   rentals: { rented: number; lostDeclared: number };
+  /** Fetched receipts the validators rejected (forged, replayed from another miner, other network), summed. */
+  receiptsRejected: number;
   wallMs: number;
 }
 
@@ -315,6 +317,13 @@ export async function runNetworkSim(
         }
       }
     }
+    let receiptsRejected = 0;
+    for (const v of validators) {
+      const m = /cmesh_validator_receipts_total\{source="fetched",result="rejected"\} (\d+)/.exec(
+        await v.metrics.text(),
+      );
+      receiptsRejected += Number(m?.[1] ?? 0);
+    }
     const kinds = {} as Record<CheaterKind, KindFigures>;
     for (const kind of CHEATER_KINDS) {
       const set = miners.filter((m) => m.plan.kind === kind);
@@ -366,6 +375,7 @@ export async function runNetworkSim(
       },
       epochs,
       rentals: { rented, lostDeclared: lost },
+      receiptsRejected,
       wallMs: Math.round(performance.now() - started),
     };
   } finally {

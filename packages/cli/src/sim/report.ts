@@ -67,5 +67,6 @@ export function formatNetworkSim(r: NetworkSimResult): string {
   lines.push(
     `rentals: ${r.rentals.rented} started, ${r.rentals.lostDeclared} declared lost after their miner dropped out`,
   );
+  lines.push(`fetched receipts rejected by the validators (replays): ${r.receiptsRejected}`);
   return `${lines.join("\n")}\n`;
 }
