@@ -7,6 +7,7 @@ export * from "./process/metrics.ts";
 export * from "./process/miner.ts";
 export * from "./receipt-responder.ts";
 export * from "./runtime/docker.ts";
+export * from "./runtime/none.ts";
 export * from "./runtime/types.ts";
 export * from "./specs/collect.ts";
 export * from "./specs/nvidia-smi.ts";

@@ -174,6 +174,7 @@ export function register(program: Command): void {
     )
     .option("--nvidia-smi <path>", "nvidia-smi binary", "nvidia-smi")
     .option("--no-jobs", "do not serve dockerized jobs")
+    .option("--no-docker", "run without Docker: the machine is proven and scored but rents nothing and runs no jobs")
     .option("--log-level <level>", "fatal, error, warn, info, debug, trace", "info")
     .action(async (opts) => {
       const log = pino({ level: opts.logLevel, name: "cmesh-miner" });
@@ -207,6 +208,7 @@ export function register(program: Command): void {
         pidsLimit: opts.pidsLimit,
         nvidiaSmi: opts.nvidiaSmi,
         jobs: opts.jobs,
+        docker: opts.docker,
         logLevel: opts.logLevel as MinerConfigInput["logLevel"],
       };
       const chain = await connectChain(opts.chain);

@@ -74,7 +74,7 @@ const logLevel = () => process.env.CMESH_LOG_LEVEL ?? "info";
 export function minerSpec(
   layout: LocalnetLayout,
   ports: PortPlan,
-  o: { index: number; name: string; chain: string; netuid: number; gpu: MinerGpu },
+  o: { index: number; name: string; chain: string; netuid: number; gpu: MinerGpu; docker?: boolean },
 ): ChildSpec {
   const [from, to] = ports.minerSsh(o.index);
   const args = [
@@ -109,6 +109,7 @@ export function minerSpec(
     "credits",
     "--log-level",
     logLevel(),
+    ...(o.docker === false ? ["--no-docker"] : []),
   ];
   const env: Record<string, string> = {};
   if (o.gpu.name) {

@@ -291,13 +291,11 @@ export async function startLocalnet(opts: LocalnetOptions): Promise<RunningLocal
         title: "Miners and validators",
         rendererOptions: { persistentOutput: true },
         task: async (c, task) => {
-          if (!c.docker!.daemon) {
-            // `cmesh miner` cannot start without a Docker daemon: say so and run the rest of the network
-            task.output = `Docker: ${c.docker!.reason}. Miners NOT started (cmesh miner needs Docker).`;
-          } else if (!c.docker!.rentable) {
+          if (!c.docker!.rentable) {
+            // without Docker the miners run with --no-docker: proven and scored, renting nothing
             task.output = `Docker: ${c.docker!.reason}; miners are proven and scored but cannot be rented`;
           }
-          const miners = c.docker!.daemon ? c.miners : [];
+          const miners = c.miners;
           const started: { child: ManagedChild; ready: () => Promise<boolean | undefined>; what: string }[] =
             [];
           for (const [i, w] of miners.entries()) {
@@ -308,6 +306,7 @@ export async function startLocalnet(opts: LocalnetOptions): Promise<RunningLocal
               chain: c.chainUrl,
               netuid: c.netuid!,
               gpu: c.gpus[i],
+              docker: c.docker!.daemon,
             });
             const child = supervisor.start(spec);
             const port = ports.minerAxon(i);

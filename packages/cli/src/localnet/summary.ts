@@ -25,7 +25,7 @@ export function formatSummary(run: RunState, opts: { dir: string; elapsedMs: num
       ? "  Docker: available; the CPU machine can be rented over SSH (SIMULATED GPUs cannot: no NVIDIA runtime)"
       : run.docker.daemon
         ? `  Docker: ${run.docker.reason}; miners are proven and scored but cannot be rented`
-        : `  Docker: NOT AVAILABLE (${run.docker.reason}); miners were NOT started (cmesh miner needs Docker)`,
+        : `  Docker: NOT AVAILABLE (${run.docker.reason}); miners run with --no-docker: proven and scored, but nothing can be rented`,
     "",
     "Try:",
     `  export CMESH_API_KEY=${key}`,

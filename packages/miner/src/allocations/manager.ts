@@ -1,5 +1,6 @@
 // Allocations: who holds the machine (or which GPUs), in which container, until when. The store is the source of
 // truth for what was promised; Docker (by label) is the truth for what exists; reconcile() brings them together.
+import { rentalsUnavailable } from "../runtime/none.ts";
 import { randomUUID } from "node:crypto";
 import { CmeshError, isCmeshError } from "@computemesh/core";
 import {
@@ -223,6 +224,7 @@ export class AllocationManager {
    * allocation is active and its sshd answers, or it throws and nothing of it is left behind.
    */
   async allocate(input: AllocateInput, validatorHotkey: string): Promise<AllocationInfo> {
+    if (this.o.runtime.kind === "none") throw rentalsUnavailable();
     // The chosen port can be taken by another process between the bind check and Docker's bind; such an attempt
     // has already cleaned up after itself, so trying again (with the next free port) is safe.
     for (let attempt = 1; ; attempt++) {

@@ -81,6 +81,8 @@ export const MinerConfigSchema = z
     nvidiaSmi: z.string().default("nvidia-smi"),
     dockerSocket: z.string().default("/var/run/docker.sock"),
     jobs: z.boolean().default(true),
+    /** false: run without Docker; the machine is proven and scored but rents nothing and runs no jobs. */
+    docker: z.boolean().default(true),
     logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   })
   .transform((c) => ({

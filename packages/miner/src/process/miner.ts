@@ -24,6 +24,7 @@ import { attachJobRunner } from "../jobs/index.ts";
 import type { JobRunner } from "../jobs/runner.ts";
 import { attachReceiptResponder } from "../receipt-responder.ts";
 import { DockerRuntime } from "../runtime/docker.ts";
+import { NoContainerRuntime } from "../runtime/none.ts";
 import { openMinerStore } from "../store/store.ts";
 import { collectSpecs, freeDiskBytes } from "../specs/collect.ts";
 import { accessRefusal } from "./access.ts";
@@ -59,7 +60,7 @@ export function toSynapseError(err: unknown): unknown {
 export interface MinerDeps {
   /** A connected chain client (the CLI connects from `--chain`). */
   chain: ChainClient;
-  runtime?: DockerRuntime;
+  runtime?: DockerRuntime | NoContainerRuntime;
   logger?: Logger;
   pogBackend?: PogBackend;
 }
@@ -152,9 +153,12 @@ export async function startMiner(input: MinerConfigInput, deps: MinerDeps): Prom
     const hotkey = await wallet.loadHotkey();
     log.info({ hotkey: hotkey.address }, "hotkey loaded");
 
-    const runtime = deps.runtime ?? new DockerRuntime({ socketPath: config.dockerSocket });
+    const runtime =
+      deps.runtime ??
+      (config.docker ? new DockerRuntime({ socketPath: config.dockerSocket }) : new NoContainerRuntime());
     const facts = await runtime.check();
-    log.info({ docker: facts.serverVersion, nvidia: facts.nvidiaRuntime }, "docker answers");
+    if (runtime.kind === "none") log.warn("running without Docker: proven and scored, but rents nothing and runs no jobs");
+    else log.info({ docker: facts.serverVersion, nvidia: facts.nvidiaRuntime }, "docker answers");
     for (const image of config.images.allowed) {
       if (!(await runtime.hasImage(image)))
         log.warn({ image }, "offered image is not present; Allocate will refuse it");
@@ -381,7 +385,7 @@ export async function startMiner(input: MinerConfigInput, deps: MinerDeps): Prom
     });
 
     let jobs: JobRunner | undefined;
-    if (config.jobs) {
+    if (config.jobs && runtime instanceof DockerRuntime) {
       jobs = await attachJobRunner(axon, {
         docker: runtime.docker,
         dataDir: config.dataDir,
