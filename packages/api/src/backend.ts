@@ -1,56 +1,8 @@
-/**
- * The market the renter API sells: exactly the members of `Validator` that the API needs (see the market
- * contract). A `Validator` from @computemesh/validator satisfies this interface structurally, so it is passed
- * straight to `startApiServer({ backend: validator })`. Optional members are extensions the web UI uses when
- * the backend offers them (the network page and miner view fall back to `listMachines` when absent).
- */
-export interface MachineView {
-  minerHotkey: string;
-  uid: number;
-  axon: { ip: string; port: number } | null;
-  /** PROVEN model (catalog canonical name), null if not proven. */
-  gpuModel: string | null;
-  claimedGpuModel: string | null;
-  gpuCount: number;
-  vramGiB: number;
-  measuredTops: number | null;
-  simulated: boolean;
-  /** Credits per GPU-hour, from the miner's specs. */
-  pricePerGpuHour: number;
-  reliability: number;
-  verified: boolean;
-  lastProofAt: string | null;
-  allocated: boolean;
-  score: number;
-  cpuCores: number;
-  ramGiB: number;
-  diskGiB: number;
-}
+import type { AllocationView, MachineView, RentRequest } from "@computemesh/validator";
 
-export interface RentRequest {
-  minerHotkey: string;
-  sshPublicKey: string;
-  durationSec: number;
-  image?: string;
-  resources?: {
-    cpu?: { count: number };
-    gpu?: { count: number };
-    hard_disk?: { capacity: number };
-    ram?: { capacity: number };
-  };
-}
-
-export interface AllocationView {
-  allocationId: string;
-  minerHotkey: string;
-  state: "active" | "released" | "lost";
-  ssh: { host: string; port: number; user: string };
-  sshCommand: string;
-  startedAt: string;
-  expiresAt: string;
-  endedAt?: string;
-  endReason?: string;
-}
+// The views are the validator's own types: one definition, shared by the validator that produces them and the
+// API that serves them.
+export type { AllocationView, MachineView, RentRequest } from "@computemesh/validator";
 
 export interface JobSpec {
   image: string;
@@ -143,6 +95,12 @@ export interface JobReceiptView {
   minerSignature?: string;
 }
 
+/**
+ * The market the renter API sells: exactly the members of `Validator` that the API needs (see the market
+ * contract). A `Validator` from @computemesh/validator satisfies this interface structurally, so it is passed
+ * straight to `startApiServer({ backend: validator })`. Optional members are extensions the web UI uses when
+ * the backend offers them (the network page and miner view fall back to `listMachines` when absent).
+ */
 export interface MarketBackend {
   listMachines(): Promise<MachineView[]>;
   rent(req: RentRequest): Promise<AllocationView>;
