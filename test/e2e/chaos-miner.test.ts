@@ -122,4 +122,29 @@ describe.skipIf(!dockerOk)("kill -9 of cmesh miner during allocations", () => {
     await releaseAll([a.allocation_id]);
     await slot.proc!.stop();
   }, 120_000);
+
+  // CMESH_FULL=1: many more kill points, spread over the whole allocation (seeded, so a failure can be replayed).
+  it.runIf(process.env.CMESH_FULL === "1")(
+    "FULL: 12 kill -9 at seeded random points of an allocation, each followed by a consistent restart",
+    async () => {
+      let seed = Number(process.env.CMESH_CHAOS_SEED ?? 9);
+      const rand = () => {
+        seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+        return seed / 2 ** 31;
+      };
+      await slot.proc?.stop();
+      await mn.start(slot);
+      for (let i = 0; i < 12; i++) {
+        const delayMs = Math.floor(rand() * 2500);
+        const pending = mn.dendrite.query(slot.target, Allocate, allocateRequest(), { timeoutMs: 60_000 });
+        await new Promise((r) => setTimeout(r, delayMs));
+        await slot.proc!.kill9();
+        await pending;
+        await mn.start(slot);
+        await releaseAll(await assertConsistent());
+      }
+      await slot.proc!.stop();
+    },
+    600_000,
+  );
 });

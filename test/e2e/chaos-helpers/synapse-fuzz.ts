@@ -29,6 +29,7 @@ import { requireDockerOrSkip } from "../../../packages/miner/src/testing/docker-
 import { type MinerTestNet, minerTestNet } from "../../../packages/miner/src/testing/localnet.ts";
 import { type CmeshProcess, freePort, spawnCmesh } from "./processes.ts";
 import { postRaw, RawSigner } from "./signed-raw.ts";
+import { nearValid } from "./zod-arbitrary.ts";
 
 const FULL = process.env.CMESH_FULL === "1";
 const NUM_RUNS = Number(process.env.CMESH_FUZZ_RUNS ?? 10_000);
@@ -70,13 +71,36 @@ const value: fc.Arbitrary<unknown> = fc.oneof(
     },
   ),
 );
+/**
+ * Generating schema-shaped values (regex-matching strings above all) costs milliseconds each, so each synapse
+ * draws from a pool of 64 made once (seeded) and the fuzzer varies them by swapping fields.
+ */
+const pools = new Map<string, fc.Arbitrary<object>>();
+function nearValidPool(def: SynapseDef): fc.Arbitrary<object> {
+  let pool = pools.get(def.name);
+  if (!pool) {
+    const values = fc.sample(nearValid(def.request), { numRuns: 64, seed: 9 }) as object[];
+    pool = fc.constantFrom(...values);
+    pools.set(def.name, pool);
+  }
+  return pool;
+}
+
 function bodyFor(def: SynapseDef): fc.Arbitrary<string> {
   const fields = Object.keys(def.request.shape);
   return fc.oneof(
     { weight: 1, arbitrary: fc.string({ maxLength: 200 }) },
     { weight: 1, arbitrary: fc.json({ maxDepth: 3 }) },
+    // Near-valid (every field shaped as the schema wants), then one field swapped for a hostile value.
+    { weight: 3, arbitrary: nearValidPool(def).map((o) => JSON.stringify(o)) },
     {
-      weight: 6,
+      weight: 3,
+      arbitrary: fc
+        .tuple(nearValidPool(def), fields.length ? fc.constantFrom(...fields) : fc.constant("x"), value)
+        .map(([o, k, v]) => JSON.stringify({ ...(o as object), [k]: v })),
+    },
+    {
+      weight: 3,
       arbitrary: fc
         .dictionary(fields.length ? fc.constantFrom(...fields) : fc.string({ maxLength: 6 }), value, {
           maxKeys: Math.max(1, fields.length),
@@ -167,6 +191,7 @@ export async function synapseFuzzSuite(
       statusCounts[group] = counts;
       const rssBefore = vmRssMiB(miner.child.pid!);
       const bad: string[] = [];
+      const slowest = new Map<string, { ms: number; status: number; body: string }>();
       for (const batch of FULL ? defs.map((d) => [d]) : [defs]) {
         // fc.sample + a pool of CONCURRENCY requests in flight (the miner is another process, so this is what
         // makes 10,000 signed requests per group fit in CI); every failing input is reported as is.
@@ -179,11 +204,14 @@ export async function synapseFuzzSuite(
           while (next < cases.length) {
             const [def, body] = cases[next++];
             const { headers } = signer.sign(target, def, body);
+            const t0 = performance.now();
             const res = await postRaw(target.port, `/${def.name}`, headers, body).catch((err: Error) => ({
               status: 0,
               text: err.message,
             }));
             counts[res.status] = (counts[res.status] ?? 0) + 1;
+            const ms = performance.now() - t0;
+            if (ms > (slowest.get(def.name)?.ms ?? 0)) slowest.set(def.name, { ms, status: res.status, body });
             if (res.status >= 500 || res.status < 200) {
               bad.push(`${def.name} ${res.status} ${res.text.slice(0, 300)} ← ${body.slice(0, 300)}`);
             }
@@ -191,6 +219,9 @@ export async function synapseFuzzSuite(
         };
         await Promise.all(Array.from({ length: CONCURRENCY }, worker));
       }
+      for (const [name, x] of slowest)
+        if (x.ms > 1000)
+          console.log(`fuzz-synapses slowest ${name}: ${Math.round(x.ms)} ms → ${x.status} ← ${x.body.slice(0, 300)}`);
       expect(bad.slice(0, 5)).toEqual([]);
       expect(miner.child.exitCode).toBeNull();
       const growth = vmRssMiB(miner.child.pid!) - rssBefore;
