@@ -122,7 +122,9 @@ export class ValidatorFlow {
     let body: unknown = text;
     try {
       body = JSON.parse(text);
-    } catch {}
+    } catch {
+      // not JSON: keep the text
+    }
     return { status: res.status, body };
   }
 
