@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { connectLocalChain, type LocalChainClient } from "@computemesh/chain";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { tailOf } from "../../packages/cli/src/localnet/children.ts";
 import { tcpOpen } from "../../packages/cli/src/localnet/probes.ts";
 import {
   freeBasePort,
@@ -163,6 +164,19 @@ describe.skipIf(!dockerOk)("cmesh localnet (npm start)", () => {
     const keyFile = join(dir, "renter_key");
     await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "renter@localnet-e2e", "-f", keyFile]);
     const auth = { authorization: `Bearer ${first.apiKey}`, "content-type": "application/json" };
+    // `npm start` waits for the first proofs; a round that failed under a loaded machine is retried within
+    // --pog-interval, and the validator's log says why
+    await until(
+      "the CPU machine proven",
+      async () => {
+        const r = await fetch(`${first.api}/v1/machines?q=gpu%3DCPU`, { headers: auth });
+        const { machines } = (await r.json()) as { machines: { minerHotkey: string }[] };
+        return machines.some((m) => m.minerHotkey === first.miners[0].hotkey) ? true : undefined;
+      },
+      120_000,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}; validator log:\n${tailOf(join(stateDir, "logs", "validator-1.log"), 40)}`);
+    });
     const res = await fetch(`${first.api}/v1/rentals`, {
       method: "POST",
       headers: auth,
@@ -203,7 +217,7 @@ describe.skipIf(!dockerOk)("cmesh localnet (npm start)", () => {
     expect(released.status).toBe(200);
     expect(((await released.json()) as { state: string }).state).toBe("released");
     expect(await tcpOpen(rental.ssh.port)).toBe(false);
-  }, 90_000);
+  }, 200_000);
 
   it("refuses a second network on the same directory, and ports already taken", async () => {
     const same = await run(

@@ -12,7 +12,7 @@ import { type ManagedChild, Supervisor, tailOf } from "./children.ts";
 import { checkDocker, type DockerVerdict } from "./docker-check.ts";
 import { type LocalnetLayout, localnetLayout, nodeName, OWNER_WALLET } from "./layout.ts";
 import { type LocalnetOptions, type PortPlan, portPlan } from "./options.ts";
-import { assertPortsFree, httpStatus, tcpOpen, waitFor } from "./probes.ts";
+import { assertPortsFree, httpStatus, sleep, tcpOpen, waitFor } from "./probes.ts";
 import { chainSpec, type MinerGpu, minerGpus, minerSpec, validatorDbPath, validatorSpec } from "./roles.ts";
 import { ensureSubnet, localSubnetParams, registerAndStake } from "./setup.ts";
 import {
@@ -171,6 +171,47 @@ function describeGpus(gpus: MinerGpu[]): string {
   return gpus
     .map((g, i) => `${nodeName("miner", i)}: ${g.name ? `${g.name} (SIMULATED)` : "CPU only"}`)
     .join(", ");
+}
+
+/** How long `npm start` waits for the validator's first proof-of-GPU round of every miner before printing anyway. */
+const FIRST_PROOF_TIMEOUT_MS = 120_000;
+
+interface ApiMachine {
+  minerHotkey: string;
+  lastProofAt: string | null;
+  verified: boolean;
+  gpuModel: string | null;
+  simulated: boolean;
+}
+
+/** Polls the renter API until every miner has a conclusive proof-of-GPU round, or the timeout passes. */
+async function waitForFirstProofs(
+  ctx: Ctx,
+  timeoutMs: number,
+): Promise<{ proven: string[]; pending: string[] }> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let machines: ApiMachine[] = [];
+    try {
+      const res = await fetch(`${ctx.apiUrl}/v1/machines?q=verified%3Dany`, {
+        headers: { authorization: `Bearer ${ctx.apiKey}` },
+        signal: AbortSignal.timeout(5000),
+      });
+      if (res.ok) machines = ((await res.json()) as { machines: ApiMachine[] }).machines;
+    } catch {
+      // the API is up (checked before); a slow answer is retried
+    }
+    const proven: string[] = [];
+    const pending: string[] = [];
+    for (const w of ctx.miners) {
+      const m = machines.find((x) => x.minerHotkey === w.hotkey.address);
+      if (m?.lastProofAt) {
+        proven.push(`${w.name} ${m.verified ? `${m.gpuModel}${m.simulated ? " SIMULATED" : ""}` : "FAILED"}`);
+      } else pending.push(w.name);
+    }
+    if (pending.length === 0 || Date.now() > deadline) return { proven, pending };
+    await sleep(500);
+  }
 }
 
 export interface RunningLocalnet {
@@ -361,6 +402,17 @@ export async function startLocalnet(opts: LocalnetOptions): Promise<RunningLocal
             ),
           );
           task.title = `${miners.length} miners and ${c.validators.length} validators answer (logs in ${layout.logs})`;
+        },
+      },
+      {
+        title: "First proof-of-GPU round of every miner",
+        // the printed commands (rent gpu=CPU) only work once the validator has proven the machines
+        skip: (c) => (c.apiUrl && c.apiKey ? false : "no renter API"),
+        task: async (c, task) => {
+          const first = await waitForFirstProofs(c, FIRST_PROOF_TIMEOUT_MS);
+          task.title = first.pending.length
+            ? `Proof-of-GPU: ${first.proven.length} of ${c.miners.length} miners proven so far; still waiting for ${first.pending.join(", ")} (see ${layout.logFile(nodeName("validator", 0))})`
+            : `Proof-of-GPU: every miner has had its first round (${first.proven.join(", ")})`;
         },
       },
     ],
