@@ -122,6 +122,28 @@ describe("rent and release", () => {
     expect(after.body.meteredSeconds).toBe(5);
   });
 
+  it("passes its rental id to the backend, so a restart can release an allocation it never recorded", async () => {
+    h = await startHarness();
+    const m = await firstMachine(h);
+    const r = await h.call("POST", "/v1/rentals", {
+      key: h.alice,
+      body: { minerHotkey: m.minerHotkey, sshPublicKey: key },
+    });
+    expect(r.status).toBe(201);
+    expect((await h.backend.allocationByClientRef(r.body.id))?.allocationId).toBe(r.body.allocationId);
+    // The crash: the backend holds the allocation, the API's row still says "starting".
+    await h.api.db
+      .updateTable("api_rentals")
+      .set({ state: "starting", metered_from_ms: null })
+      .where("id", "=", r.body.id)
+      .execute();
+    await h.api.rentals.recover();
+    const after = await h.call("GET", `/v1/rentals/${r.body.id}`, { key: h.alice });
+    expect(after.body).toMatchObject({ state: "failed", chargedMicro: 0 });
+    expect(after.body.endReason).toContain("was released");
+    expect((await h.backend.allocation(r.body.allocationId))?.state).toBe("released");
+  });
+
   it("a retried POST with the same Idempotency-Key rents once and replays the answer", async () => {
     h = await startHarness();
     const m = await firstMachine(h);

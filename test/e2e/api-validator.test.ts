@@ -1,6 +1,6 @@
 // The renter API over a REAL Validator on a LocalChain: miners on 127.0.0.1 answer Specs and proof-of-GPU
 // (the local network's SIMULATED GPU backend, as no GPU exists here) and the allocation synapses (the shared
-// `InMemoryRentalsForTests` stand-in for the container runtime). Search, rent, release, "lost" and the
+// `InMemoryRentals` stand-in for the container runtime). Search, rent, release, "lost" and the
 // network/machine-history extensions go through the validator itself.
 import { join } from "node:path";
 import { allowSimulatedPog } from "@computemesh/pog";

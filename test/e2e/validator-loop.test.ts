@@ -199,11 +199,15 @@ describe.each(backends.map((b) => b.name))("validator loop on %s", (storeName) =
         [s1.epoch, true],
         [r1.epoch, false],
       ]);
+      // uptime per score sample, from the specs, proof and health probes up to it (all answered here)
+      expect(hist.scores.map((x) => x.reliability)).toEqual([1, 1]);
       const cheatHist = await v1.machineHistory(cheat.hotkey.address);
       expect(cheatHist.proofs[0]).toMatchObject({ passed: false, model: "NVIDIA H100 80GB HBM3" });
       expect(cheatHist.proofs[0]?.reason).toBeTruthy();
       const network = await v1.network();
       expect(network.neurons.map((n) => n.hotkey).sort()).toEqual(mg2.neurons.map((n) => n.hotkey).sort());
+      expect(network.history.map((h) => h.epoch)).toEqual([r1.epoch, s1.epoch]);
+      expect(network.history.at(-1)?.totalScore).toBeGreaterThan(0);
       const me = network.neurons.find((n) => n.hotkey === v1keys.hotkey.address);
       expect(me?.validatorPermit).toBe(true);
       expect(me?.stake).toBeGreaterThanOrEqual(1000); // staked 1000 TAO, plus what emission added

@@ -106,6 +106,11 @@ export interface MarketBackend {
   rent(req: RentRequest): Promise<AllocationView>;
   release(allocationId: string, reason: string): Promise<AllocationView>;
   allocation(allocationId: string): Promise<AllocationView | undefined>;
+  /**
+   * Optional: the allocation made for the API's rental id (passed as `RentRequest.clientRef`). Lets a restarted
+   * API release an allocation whose rental it never recorded; without it such an allocation runs to its expiry.
+   */
+  allocationByClientRef?(clientRef: string): Promise<AllocationView | undefined>;
   onAllocationEvent(cb: (e: AllocationEvent) => void): () => void;
   submitJob(spec: JobSpec, opts?: { minerHotkey?: string }): Promise<JobView>;
   job(jobId: string): Promise<JobView | undefined>;

@@ -15,4 +15,3 @@ export {
   WEBHOOK_EVENTS,
   type WebhookEvent,
 } from "./webhooks.ts";
-export { validatorMarket } from "./validator-backend.ts";

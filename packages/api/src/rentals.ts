@@ -82,13 +82,46 @@ export class RentalService {
     this.unsubscribe();
   }
 
-  /** Rentals left half-made by a crash are marked failed; active ones keep metering from where they were. */
+  /**
+   * Rentals left half-made by a crash are marked failed, never charged, and an allocation the backend made for one
+   * is released (found by the rental id passed as `clientRef`); active rentals keep metering from where they were.
+   */
   async recover(): Promise<void> {
-    await this.db
-      .updateTable("api_rentals")
-      .set({ state: "failed", end_reason: "api restarted while starting", ended_at_ms: this.clock.now() })
+    const starting = await this.db
+      .selectFrom("api_rentals")
+      .selectAll()
       .where("state", "=", "starting")
       .execute();
+    for (const row of starting) {
+      let reason = "the API restarted while the rental was starting; nothing was charged";
+      const alloc = await this.backend.allocationByClientRef?.(row.id).catch((err: unknown) => {
+        this.logger.warn({ err, rentalId: row.id }, "could not look up the allocation of a half-made rental");
+        return undefined;
+      });
+      if (alloc?.state === "active") {
+        try {
+          await this.backend.release(alloc.allocationId, `rental ${row.id} was never recorded by the API`);
+          reason += "; the machine it had started was released";
+        } catch (err) {
+          this.logger.warn(
+            { err, rentalId: row.id, allocationId: alloc.allocationId },
+            "could not release the allocation of a half-made rental",
+          );
+        }
+      }
+      await this.db
+        .updateTable("api_rentals")
+        .set({
+          state: "failed",
+          end_reason: reason,
+          allocation_id: alloc?.allocationId ?? null,
+          ended_at_ms: this.clock.now(),
+        })
+        .where("id", "=", row.id)
+        .where("state", "=", "starting")
+        .execute();
+      this.logger.warn({ rentalId: row.id, allocationId: alloc?.allocationId }, reason);
+    }
   }
 
   view(row: RentalsTable, nowMs = this.clock.now()): RentalView {
@@ -257,6 +290,7 @@ export class RentalService {
         sshPublicKey: input.sshPublicKey,
         durationSec: input.durationSec,
         image: input.image,
+        clientRef: id,
       });
       const startedMs = this.clock.now();
       await this.db

@@ -31,13 +31,11 @@ import { machineRoutes } from "./routes/machines.ts";
 import { rentalRoutes } from "./routes/rentals.ts";
 import { webhookRoutes } from "./routes/webhooks.ts";
 import { ensureWebBuilt } from "./web-assets.ts";
-import { validatorMarket } from "./validator-backend.ts";
 import { WebhookDispatcher } from "./webhooks.ts";
-import type { Validator } from "@computemesh/validator";
 
 export interface ApiServerOptions {
-  /** The market: a `Validator` (wrapped by `validatorMarket` automatically) or any MarketBackend. */
-  backend: MarketBackend | Validator;
+  /** The market: a `Validator` (it implements MarketBackend with every extension) or any other MarketBackend. */
+  backend: MarketBackend;
   /** A Kysely instance (e.g. the validator's store), a `postgres://` URL, or a SQLite path. */
   db: Kysely<unknown> | ApiDb | string;
   host?: string;
@@ -75,17 +73,11 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
-/** A real `Validator` gets the adapter that adds the network, history and receipt extensions. */
-function asMarketBackend(b: MarketBackend | Validator): MarketBackend {
-  const looksLikeValidator = "syncMetagraph" in b && "store" in b && !("network" in b);
-  return looksLikeValidator ? validatorMarket(b as Validator) : (b as MarketBackend);
-}
-
 /** Builds the Fastify app with every route, without listening (the OpenAPI generator uses it too). */
 export async function buildApiApp(opts: ApiServerOptions) {
   const logger = opts.logger ?? pino({ level: process.env.CMESH_LOG_LEVEL ?? "info" });
   const clock = opts.clock ?? systemClock;
-  const backend = asMarketBackend(opts.backend);
+  const backend = opts.backend;
   const { db, owned } = openApiDb(opts.db);
   await migrateApiDb(db);
   const metrics = createApiMetrics();
@@ -95,7 +87,7 @@ export async function buildApiApp(opts: ApiServerOptions) {
   });
   const rentals = new RentalService(
     db,
-    opts.backend,
+    backend,
     clock,
     webhooks,
     logger.child({ component: "rentals" }),

@@ -22,6 +22,11 @@ export interface RentRequest {
   sshPublicKey: string;
   durationSec: number;
   image?: string;
+  /**
+   * The caller's id for this rental (the renter API passes its rental id). Stored with the allocation so a caller
+   * that crashed before recording the answer can find the allocation with `allocationByClientRef` and release it.
+   */
+  clientRef?: string;
   resources?: {
     cpu?: { count: number };
     gpu?: { count: number };
@@ -40,6 +45,7 @@ export interface AllocationView {
   expiresAt: string;
   endedAt?: string;
   endReason?: string;
+  clientRef?: string;
 }
 
 export interface AllocationEvent {
@@ -90,6 +96,7 @@ export function toAllocationView(row: AllocationRow): AllocationView {
   };
   if (row.ended_at) view.endedAt = row.ended_at;
   if (row.end_reason) view.endReason = row.end_reason;
+  if (row.client_ref) view.clientRef = row.client_ref;
   return view;
 }
 
@@ -133,6 +140,11 @@ export class AllocationManager {
     if (!SSH_KEY.test(req.sshPublicKey.trim())) {
       throw new CmeshError("INVALID_SSH_KEY", "the SSH public key is not one OpenSSH public key line", {
         hint: "paste the content of ~/.ssh/id_ed25519.pub",
+      });
+    }
+    if (req.clientRef !== undefined && !/^[\x21-\x7e]{1,128}$/.test(req.clientRef)) {
+      throw new CmeshError("INVALID_CLIENT_REF", "clientRef must be 1–128 printable ASCII characters", {
+        hint: "pass your own rental id, e.g. rnt_…",
       });
     }
     if (!Number.isInteger(req.durationSec) || req.durationSec <= 0 || req.durationSec > 366 * 24 * 3600) {
@@ -216,6 +228,7 @@ export class AllocationManager {
         health_failures: 0,
         last_health_at: now.toISOString(),
         receipt_seq: 0,
+        client_ref: req.clientRef ?? null,
       };
       await this.d.store.insertAllocation(row);
       this.d.metrics.allocationsActive.inc();
@@ -244,6 +257,11 @@ export class AllocationManager {
 
   async allocation(allocationId: string): Promise<AllocationView | undefined> {
     const row = await this.d.store.allocation(allocationId);
+    return row ? toAllocationView(row) : undefined;
+  }
+
+  async allocationByClientRef(clientRef: string): Promise<AllocationView | undefined> {
+    const row = await this.d.store.allocationByClientRef(clientRef);
     return row ? toAllocationView(row) : undefined;
   }
 

@@ -718,6 +718,11 @@ export class Validator {
     return this.allocations.allocation(allocationId);
   }
 
+  /** The allocation made for the caller's rental id (`RentRequest.clientRef`), if any. */
+  allocationByClientRef(clientRef: string): Promise<AllocationView | undefined> {
+    return this.allocations.allocationByClientRef(clientRef);
+  }
+
   onAllocationEvent(cb: (e: AllocationEvent) => void): () => void {
     return this.allocations.onEvent(cb);
   }
@@ -756,7 +761,7 @@ export class Validator {
     return this.requireJobs().cancelJob(jobId);
   }
 
-  /** The metagraph as the network page shows it (stake and emission in TAO). */
+  /** The metagraph as the network page shows it (stake and emission in TAO), and this validator's scores per epoch. */
   async network(): Promise<{
     netuid: number;
     block: number;
@@ -773,8 +778,10 @@ export class Validator {
       validatorPermit: boolean;
       isValidator: boolean;
     }[];
+    history: { epoch: number; totalScore: number; meanScore: number; neurons: number }[];
   }> {
     const mg = this.metagraph ?? (await this.syncMetagraph());
+    const totals = await this.store.scoreTotalsByEpoch(50);
     return {
       netuid: mg.netuid,
       block: mg.block,
@@ -791,10 +798,19 @@ export class Validator {
         validatorPermit: n.validatorPermit,
         isValidator: n.validatorPermit && n.dividends > 0,
       })),
+      history: totals.map((t) => ({
+        epoch: t.epoch,
+        totalScore: t.total,
+        meanScore: t.count ? t.total / t.count : 0,
+        neurons: t.count,
+      })),
     };
   }
 
-  /** A machine's proof-of-GPU rounds and per-epoch scores, newest first. */
+  /**
+   * A machine's proof-of-GPU rounds and per-epoch scores, newest first. Each score carries the machine's uptime
+   * then: the share of passed probes among the last UPTIME_WINDOW probes up to that time.
+   */
   async machineHistory(minerHotkey: string): Promise<{
     proofs: {
       at: string;
@@ -803,10 +819,11 @@ export class Validator {
       measuredTops: number | null;
       reason?: string;
     }[];
-    scores: { at: string; score: number; epoch: number; allocated: boolean }[];
+    scores: { at: string; score: number; epoch: number; allocated: boolean; reliability?: number }[];
   }> {
     const proofs = await this.store.pogResults(minerHotkey, 100);
     const scores = await this.store.scoresForHotkey(minerHotkey, 200);
+    const probes = await this.store.probesFor(minerHotkey, 500);
     return {
       proofs: proofs.map((p) => ({
         at: p.finished_at,
@@ -815,12 +832,16 @@ export class Validator {
         measuredTops: p.measured_tops,
         ...(p.reason ? { reason: p.reason } : {}),
       })),
-      scores: scores.map((s) => ({
-        at: s.computed_at,
-        score: s.score,
-        epoch: s.epoch,
-        allocated: s.allocated === 1,
-      })),
+      scores: scores.map((s) => {
+        const reliability = uptimeAt(probes, s.computed_at);
+        return {
+          at: s.computed_at,
+          score: s.score,
+          epoch: s.epoch,
+          allocated: s.allocated === 1,
+          ...(reliability === undefined ? {} : { reliability }),
+        };
+      }),
     };
   }
 
@@ -850,6 +871,15 @@ export class Validator {
   status(): Promise<StatusRow[]> {
     return buildStatus(this.store, { ttlMs: this.options.pog.ttlSec * 1000, now: this.now() });
   }
+}
+
+/** Probes that make up the uptime of a score sample. */
+const UPTIME_WINDOW = 20;
+
+/** Share of passed probes among the last UPTIME_WINDOW probes at or before `at` (probes oldest first). */
+export function uptimeAt(probes: readonly { at: string; ok: boolean }[], at: string): number | undefined {
+  const window = probes.filter((p) => p.at <= at).slice(-UPTIME_WINDOW);
+  return window.length ? window.filter((p) => p.ok).length / window.length : undefined;
 }
 
 function parseSpecs(json: string | null): MachineSpecs | null {

@@ -25,6 +25,7 @@ export class ValidatorFlow {
   readonly allLogs: string[] = [];
   secrets!: ValidatorFlowSecrets;
   private ticker: NodeJS.Timeout | null = null;
+  private countersignHold: { reached: () => void; released: Promise<void> } | null = null;
 
   get apiUrl(): string {
     return `http://127.0.0.1:${this.apiPort}`;
@@ -52,7 +53,11 @@ export class ValidatorFlow {
     const models = ["NVIDIA GeForce RTX 4090", "NVIDIA H100 80GB HBM3"];
     for (let i = 0; i < minerCount; i++) {
       this.miners.push(
-        await startTestMiner(this.net, `${tag}-m${i}`, { model: models[i % models.length], count: 1 }),
+        await startTestMiner(this.net, `${tag}-m${i}`, {
+          model: models[i % models.length],
+          count: 1,
+          blacklist: (_caller, synapse) => this.holdCountersign(synapse),
+        }),
       );
     }
     await this.net.chain.advanceBlocks(11);
@@ -95,6 +100,33 @@ export class ValidatorFlow {
     // Blocks keep coming, as on a live chain.
     this.ticker = setInterval(() => void this.net.chain.advanceBlocks(1).catch(() => undefined), 250);
     return this;
+  }
+
+  /**
+   * Holds the next CountersignReceipt any miner receives until `release()`. The validator asks for it right after
+   * it stored an allocation and its receipt, so `reached` marks the moment between the validator's record and the
+   * API's.
+   */
+  holdNextCountersign(): { reached: Promise<void>; release: () => void } {
+    let reached!: () => void;
+    let release!: () => void;
+    const reachedP = new Promise<void>((r) => {
+      reached = r;
+    });
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    this.countersignHold = { reached, released };
+    return { reached: reachedP, release };
+  }
+
+  private async holdCountersign(synapse: string): Promise<null> {
+    const hold = this.countersignHold;
+    if (synapse !== "CountersignReceipt" || !hold) return null;
+    this.countersignHold = null;
+    hold.reached();
+    await hold.released;
+    return null;
   }
 
   async start(): Promise<CmeshProcess> {

@@ -95,6 +95,7 @@ export class InMemoryMarketDouble implements MarketBackend {
       sshCommand: `ssh -p ${ssh.port} ${ssh.user}@${ssh.host}`,
       startedAt: now.toISOString(),
       expiresAt: new Date(now.getTime() + req.durationSec * 1000).toISOString(),
+      ...(req.clientRef ? { clientRef: req.clientRef } : {}),
     };
     this.allocations.set(alloc.allocationId, alloc);
     this.emit({ allocationId: alloc.allocationId, kind: "started" });
@@ -127,6 +128,10 @@ export class InMemoryMarketDouble implements MarketBackend {
 
   async allocation(allocationId: string): Promise<AllocationView | undefined> {
     return this.allocations.get(allocationId);
+  }
+
+  async allocationByClientRef(clientRef: string): Promise<AllocationView | undefined> {
+    return [...this.allocations.values()].find((a) => a.clientRef === clientRef);
   }
 
   onAllocationEvent(cb: (e: AllocationEvent) => void): () => void {

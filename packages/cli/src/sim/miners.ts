@@ -61,15 +61,19 @@ export interface SimMiner {
   stop(): Promise<void>;
 }
 
-export function specsFor(plan: MinerPlan): MachineSpecs {
-  const mib = Math.round((findGpu(plan.claimedModel)?.vramGiB ?? 24) * 1024);
+/**
+ * The specs a simulated machine reports: `uuids.length` GPUs of `model` (nvidia-smi name), or none. Shared by the
+ * network simulation and the end-to-end tests' miners.
+ */
+export function simulatedMachineSpecs(model: string, uuids: readonly string[]): MachineSpecs {
+  const mib = Math.round((findGpu(model)?.vramGiB ?? 24) * 1024);
   return {
     gpu: {
-      count: plan.count,
-      absent_reason: null,
-      details: plan.uuids.map((uuid, i) => ({
+      count: uuids.length,
+      absent_reason: uuids.length === 0 ? "no GPU" : null,
+      details: uuids.map((uuid, i) => ({
         index: i,
-        name: plan.claimedModel,
+        name: model,
         uuid,
         memory_total_mib: mib,
         driver_version: "550.54.15",
@@ -91,9 +95,17 @@ export function specsFor(plan: MinerPlan): MachineSpecs {
   };
 }
 
-/** Allocate / Deallocate / AllocationStatus answered from memory; `dropped` makes every allocation vanish. */
+export function specsFor(plan: MinerPlan): MachineSpecs {
+  return simulatedMachineSpecs(plan.claimedModel, plan.uuids);
+}
+
+/**
+ * Allocate / Deallocate / AllocationStatus answered from memory: a stand-in for the container runtime (no container
+ * is created). `containersDead` makes AllocationStatus report every allocation gone, as after a dead container.
+ */
 export class InMemoryRentals {
   readonly allocations = new Map<string, AllocationInfo>();
+  containersDead = false;
 
   attach(axon: Axon): void {
     axon.attach(Allocate, async (req, caller) => {
@@ -136,6 +148,7 @@ export class InMemoryRentals {
       return { allocation: ended };
     });
     axon.attach(AllocationStatus, async (req) => {
+      if (this.containersDead) return { allocations: [] };
       const all = [...this.allocations.values()];
       return {
         allocations: req.allocation_id ? all.filter((a) => a.allocation_id === req.allocation_id) : all,

@@ -185,6 +185,22 @@ export function validatorMigrations(dialect: StoreDialect): Record<string, Migra
         }
       },
     },
+    "0002_allocation_client_ref": {
+      // The renter API passes its rental id into rent(), so after a crash between the validator's record and the
+      // API's, the API's restart can find the allocation and release it instead of leaving it held unpaid.
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable("allocations").addColumn("client_ref", "text").execute();
+        await db.schema
+          .createIndex("allocations_client_ref")
+          .on("allocations")
+          .column("client_ref")
+          .execute();
+      },
+      async down(db: Kysely<unknown>) {
+        await db.schema.dropIndex("allocations_client_ref").ifExists().execute();
+        await db.schema.alterTable("allocations").dropColumn("client_ref").execute();
+      },
+    },
   };
 }
 

@@ -114,6 +114,8 @@ export interface AllocationsTable {
   last_health_at: IsoTime | null;
   /** Sequence number of the last receipt issued for this allocation. */
   receipt_seq: Int;
+  /** The caller's id for this rental (the renter API's rental id), so a restarted caller can find it. */
+  client_ref: string | null;
 }
 
 export interface ReceiptsTable {

@@ -15,7 +15,7 @@ const T0 = "2026-01-01T00:00:00.000Z";
 const T1 = "2026-01-01T00:01:00.000Z";
 const T2 = "2026-01-01T00:02:00.000Z";
 
-function alloc(id: string, miner: string) {
+function alloc(id: string, miner: string, clientRef: string | null = null) {
   return {
     allocation_id: id,
     miner_hotkey: miner,
@@ -34,6 +34,7 @@ function alloc(id: string, miner: string) {
     health_failures: 0,
     last_health_at: null,
     receipt_seq: 0,
+    client_ref: clientRef,
   };
 }
 
@@ -192,6 +193,19 @@ describe.each(backends)("ValidatorStore on $name", (backend) => {
       expect(await store.activeAllocations()).toEqual([]);
       expect(await store.endAllocation("a1", "released", "again", T2)).toBeUndefined();
       expect(await store.endAllocation("missing", "released", "x", T2)).toBeUndefined();
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("finds an allocation by the caller's rental id", async () => {
+    const { store } = await backend.open();
+    try {
+      await store.insertAllocation(alloc("a1", "hA", "rnt_1"));
+      await store.insertAllocation(alloc("a2", "hB"));
+      expect((await store.allocationByClientRef("rnt_1"))?.allocation_id).toBe("a1");
+      expect(await store.allocationByClientRef("rnt_2")).toBeUndefined();
+      expect((await store.allocation("a2"))?.client_ref).toBeNull();
     } finally {
       await store.close();
     }

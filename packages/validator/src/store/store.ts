@@ -380,6 +380,18 @@ export class ValidatorStore {
     return n === 0 ? 1 : Number(row.ok ?? 0) / n;
   }
 
+  /** A hotkey's last `limit` health and reachability probes, oldest first. */
+  async probesFor(hotkey: string, limit = 500): Promise<{ at: string; ok: boolean }[]> {
+    const rows = await this.db
+      .selectFrom("probes")
+      .select(["at", "ok"])
+      .where("hotkey", "=", hotkey)
+      .orderBy("at", "desc")
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({ at: r.at, ok: Number(r.ok) === 1 })).reverse();
+  }
+
   async pruneProbes(before: string): Promise<void> {
     await this.db.deleteFrom("probes").where("at", "<", before).execute();
   }
@@ -474,6 +486,24 @@ export class ValidatorStore {
     }));
   }
 
+  /** Sum and number of the scores of each of the last `limit` scored epochs, oldest first. */
+  async scoreTotalsByEpoch(limit = 50): Promise<{ epoch: number; total: number; count: number }[]> {
+    const rows = await this.db
+      .selectFrom("scores")
+      .select((eb) => [
+        "epoch",
+        eb.fn.sum<string | number>("score").as("total"),
+        eb.fn.countAll<string | number>().as("n"),
+      ])
+      .groupBy("epoch")
+      .orderBy("epoch", "desc")
+      .limit(limit)
+      .execute();
+    return rows
+      .map((r) => ({ epoch: Number(r.epoch), total: Number(r.total), count: Number(r.n) }))
+      .reverse();
+  }
+
   /** The most recent epoch with stored scores, or undefined. */
   async latestScoredEpoch(): Promise<number | undefined> {
     const row = await this.db
@@ -548,6 +578,17 @@ export class ValidatorStore {
       .selectFrom("allocations")
       .selectAll()
       .where("allocation_id", "=", allocationId)
+      .executeTakeFirst();
+    return row ? normalizeAllocation(row) : undefined;
+  }
+
+  /** The newest allocation made for the caller's rental id `clientRef`. */
+  async allocationByClientRef(clientRef: string): Promise<AllocationRow | undefined> {
+    const row = await this.db
+      .selectFrom("allocations")
+      .selectAll()
+      .where("client_ref", "=", clientRef)
+      .orderBy("started_at", "desc")
       .executeTakeFirst();
     return row ? normalizeAllocation(row) : undefined;
   }

@@ -13,7 +13,8 @@ export function MachinePage({ hotkey }: { hotkey: string }) {
   if (q.error) return <ErrorBox error={q.error} />;
   if (!q.data) return <Loading what="machine" />;
   const { machine: m, history } = q.data;
-  const scores = history.scores.map((s) => ({
+  // oldest first, whatever order the backend gives
+  const scores = [...history.scores].sort((a, b) => a.at.localeCompare(b.at)).map((s) => ({
     at: new Date(s.at).toLocaleTimeString(),
     score: s.score,
     uptime: s.reliability === undefined ? null : Math.round(s.reliability * 1000) / 10,
