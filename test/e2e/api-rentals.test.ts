@@ -88,6 +88,38 @@ describe("rent and release", () => {
     expect(u.body.error.field).toBe("minerHotkey");
   });
 
+  it("a proven machine whose miner cannot start containers is shown, not rentable, and never picked", async () => {
+    const machines = sampleMachines(3);
+    for (const m of machines) m.pricePerGpuHour = 1;
+    machines[0].pricePerGpuHour = 0.1; // the cheapest: a query would pick it first
+    machines[0].runsContainers = false;
+    h = await startHarness({ backend: new InMemoryMarketDouble(machines) });
+    const all = await h.call("GET", "/v1/machines?q=sort%3Dprice");
+    expect(all.body.machines[0]).toMatchObject({
+      minerHotkey: machines[0].minerHotkey,
+      verified: true,
+      runsContainers: false,
+      rentable: false,
+    });
+    expect(all.body.machines[1].rentable).toBe(true);
+    const rentable = await h.call("GET", "/v1/machines?q=rentable%3Dtrue");
+    expect(rentable.body.machines.map((m: { minerHotkey: string }) => m.minerHotkey)).not.toContain(
+      machines[0].minerHotkey,
+    );
+    const named = await h.call("POST", "/v1/rentals", {
+      key: h.alice,
+      body: { minerHotkey: machines[0].minerHotkey, sshPublicKey: key },
+    });
+    expect(named.status).toBe(409);
+    expect(named.body.error).toMatchObject({ code: "MACHINE_NOT_RENTABLE", hint: "search with rentable=true" });
+    const best = await h.call("POST", "/v1/rentals", {
+      key: h.alice,
+      body: { query: "price<=5", sshPublicKey: key },
+    });
+    expect(best.status).toBe(201);
+    expect(best.body.minerHotkey).not.toBe(machines[0].minerHotkey);
+  });
+
   it("50 concurrent rents of one machine: exactly one wins, the rest get 409", async () => {
     h = await startHarness({ backend: new InMemoryMarketDouble(sampleMachines(5), { rentDelayMs: 20 }) });
     const m = await firstMachine(h);

@@ -4,6 +4,11 @@ import type { AllocationView, MachineView, RentRequest } from "@computemesh/vali
 // API that serves them.
 export type { AllocationView, MachineView, RentRequest } from "@computemesh/validator";
 
+/** Whether a renter can rent the machine now: proven, not rented, and its miner can start the containers. */
+export function isRentable(m: MachineView): boolean {
+  return m.verified && !m.allocated && m.runsContainers;
+}
+
 export interface JobSpec {
   image: string;
   command: string[];

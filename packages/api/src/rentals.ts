@@ -203,10 +203,18 @@ export class RentalService {
           field: "minerHotkey",
         });
       }
+      if (!m.runsContainers) {
+        throw new ApiError(
+          409,
+          "MACHINE_NOT_RENTABLE",
+          `machine ${m.minerHotkey} cannot start rental containers (no Docker${m.gpuCount > 0 ? " with NVIDIA's runtime" : ""} on the miner)`,
+          { field: "minerHotkey", hint: "search with rentable=true" },
+        );
+      }
       candidates = [m];
     } else if (input.query) {
       const q = withDefaults({ ...input.query, limit: 10 });
-      q.filters.push({ field: "available", op: "eq", value: true });
+      q.filters.push({ field: "rentable", op: "eq", value: true });
       candidates = applyQuery(machines, q, this.clock.now()).machines;
       if (candidates.length === 0) {
         throw new ApiError(409, "NO_MACHINE_MATCHES", "no available proven machine matches the query", {

@@ -31,6 +31,10 @@ export const Machine = z
     verified: z.boolean(),
     lastProofAt: z.string().nullable(),
     allocated: z.boolean(),
+    runsContainers: z
+      .boolean()
+      .describe("the miner can start this machine's containers (Docker, with NVIDIA's runtime for GPUs)"),
+    rentable: z.boolean().describe("can be rented now: proven, not rented, and runs containers"),
     score: z.number(),
     cpuCores: z.number(),
     ramGiB: z.number(),

@@ -51,6 +51,8 @@ export interface MachineView {
   verified: boolean;
   lastProofAt: string | null;
   allocated: boolean;
+  /** The miner can start this machine's rental containers: Docker, with NVIDIA's runtime when it has GPUs. */
+  runsContainers: boolean;
   score: number;
   cpuCores: number;
   ramGiB: number;
@@ -669,6 +671,8 @@ export class Validator {
       verified,
       lastProofAt: proof?.finished_at ?? null,
       allocated,
+      runsContainers:
+        specs !== null && specs.docker.available && (specs.gpu.count === 0 || specs.docker.nvidia_runtime),
       score: this.lastScores.get(row.hotkey)?.score ?? 0,
       cpuCores: specs?.cpu.count ?? 0,
       ramGiB: specs ? specs.ram.total / GiB : 0,

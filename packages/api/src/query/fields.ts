@@ -1,4 +1,4 @@
-import type { MachineView } from "../backend.ts";
+import { isRentable, type MachineView } from "../backend.ts";
 
 export type FieldType = "string" | "number" | "boolean";
 export interface FieldDef {
@@ -29,6 +29,11 @@ export const FIELDS: Record<string, FieldDef> = {
   score: { type: "number", description: "subnet score 0..100", get: (m) => m.score },
   rented: { type: "boolean", description: "currently allocated", get: (m) => m.allocated },
   available: { type: "boolean", description: "not allocated", get: (m) => !m.allocated },
+  rentable: {
+    type: "boolean",
+    description: "proven, not allocated, and the miner runs containers (NVIDIA's runtime for GPUs)",
+    get: (m) => isRentable(m),
+  },
   simulated: { type: "boolean", description: "proven in simulated-GPU mode", get: (m) => m.simulated },
   cpu: { type: "number", description: "CPU cores", get: (m) => m.cpuCores },
   ram: { type: "number", description: "RAM in GiB", get: (m) => m.ramGiB },

@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import type { MachineView } from "../backend.ts";
+import { isRentable, type MachineView } from "../backend.ts";
 import type { ApiContext, App } from "../context.ts";
 import { ApiError } from "../errors.ts";
 import { applyQuery, withDefaults } from "../query/apply.ts";
@@ -20,7 +20,7 @@ const errors = { 400: ErrorBody, 404: ErrorBody, 502: ErrorBody };
 
 function strip(m: MachineView): z.infer<typeof Machine> {
   const { axon: _axon, ...rest } = m;
-  return rest;
+  return { ...rest, rentable: isRentable(m) };
 }
 
 export function machineRoutes(app: App, ctx: ApiContext): void {

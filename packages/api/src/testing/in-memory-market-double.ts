@@ -279,6 +279,7 @@ export function sampleMachines(n: number, nowMs = Date.now()): MachineView[] {
       verified,
       lastProofAt: verified ? new Date(nowMs - (i % 60) * 60_000).toISOString() : null,
       allocated: false,
+      runsContainers: true,
       score: verified ? 10 + (i % 40) : 0,
       cpuCores: 16 + (i % 4) * 16,
       ramGiB: 64 + (i % 4) * 64,

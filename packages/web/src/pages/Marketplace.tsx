@@ -218,7 +218,7 @@ export function Marketplace() {
                   <td>
                     {m.allocated ? (
                       <Badge kind="bad">rented</Badge>
-                    ) : m.verified ? (
+                    ) : m.rentable ? (
                       <button
                         type="button"
                         onClick={() => go("rent", m.minerHotkey)}
@@ -226,6 +226,13 @@ export function Marketplace() {
                       >
                         Rent
                       </button>
+                    ) : m.verified && !m.runsContainers ? (
+                      <span
+                        data-testid={`not-rentable-${m.uid}`}
+                        title={`the miner cannot start containers for this machine (no Docker${m.gpuCount > 0 ? " with NVIDIA's runtime" : ""}); it is proven and scored, but not for rent`}
+                      >
+                        <Badge kind="warn">not for rent</Badge>
+                      </span>
                     ) : null}
                   </td>
                 </tr>
