@@ -13,7 +13,7 @@ import {
 } from "@computemesh/protocol";
 import ssh2 from "ssh2";
 import type { Logger } from "pino";
-import type { ContainerRuntime } from "../runtime/types.ts";
+import { type ContainerRuntime, isRuntimeUnreachable } from "../runtime/types.ts";
 import { type AllocationRow, LIVE_STATES, type MinerDb } from "../store/store.ts";
 import { Mutex } from "./mutex.ts";
 import { parseRenterKey } from "./ssh-key.ts";
@@ -448,9 +448,20 @@ export class AllocationManager {
     const pending = this.ending.get(id);
     if (pending) return pending;
     const work = (async () => {
-      const removed = await this.o.runtime.removeRental(id);
+      let removed: { container: boolean; volume: boolean } | "deferred";
+      try {
+        removed = await this.o.runtime.removeRental(id);
+      } catch (e) {
+        if (!isRuntimeUnreachable(e)) throw e;
+        // The rental ends now (the validator stops paying); the sweep removes the container once Docker is back.
+        removed = "deferred";
+        this.o.logger?.warn(
+          { allocation: id, err: (e as Error).message },
+          "Docker does not answer: the allocation ends now, its container is removed when Docker is back",
+        );
+      }
       const ended = await this.end(id, reason, reason === "expired" ? "duration elapsed" : "deallocated");
-      await this.event(id, "removed", removed);
+      await this.event(id, removed === "deferred" ? "removal_deferred" : "removed", removed);
       this.o.logger?.info({ allocation: id, reason, removed }, "allocation ended");
       return this.info(ended);
     })();
@@ -536,8 +547,27 @@ export class AllocationManager {
 
   // ---- reconciliation ----------------------------------------------------------------------------------------
 
-  /** Brings the store and Docker together (run at start-up, before serving). */
+  /** Brings the store and Docker together at start-up, before serving (records left "creating" were interrupted). */
   async reconcile(): Promise<ReconcileReport> {
+    return this.align("startup");
+  }
+
+  /**
+   * The same while serving (the miner runs it every few seconds): Docker restarts, `docker rm` by hand and dead
+   * containers are noticed without a miner restart. Allocations being created or ended right now are left to their
+   * own call. Throws RUNTIME_UNREACHABLE when Docker does not answer.
+   */
+  async sweep(): Promise<ReconcileReport> {
+    return this.align("running");
+  }
+
+  /** Checks the given allocations against Docker now (AllocationStatus answers only after this). */
+  async verify(ids: readonly string[]): Promise<void> {
+    if (this.o.runtime.kind === "none" || ids.length === 0) return;
+    await this.align("running", new Set(ids));
+  }
+
+  private async align(mode: "startup" | "running", only?: ReadonlySet<string>): Promise<ReconcileReport> {
     const report: ReconcileReport = {
       kept: [],
       restarted: [],
@@ -546,66 +576,93 @@ export class AllocationManager {
       interrupted: [],
       expired: [],
     };
-    const containers = await this.o.runtime.listRentals(this.o.minerHotkey);
-    const byId = new Map(containers.map((c) => [c.allocationId, c]));
-    const live = await this.o.db
-      .selectFrom("allocations")
-      .selectAll()
-      .where("state", "in", LIVE_STATES)
-      .execute();
-    const liveIds = new Set(live.map((r) => r.id));
-
-    for (const c of containers) {
-      const rec = live.find((r) => r.id === c.allocationId);
-      if (rec?.state !== "active") {
-        await this.o.runtime.removeRental(c.allocationId);
-        if (!rec) {
-          report.orphansRemoved.push(c.allocationId);
-          await this.event(c.allocationId, "orphan_removed", { container: c.containerId });
-          this.o.logger?.warn(
-            { allocation: c.allocationId, container: c.containerId },
-            "removed a rental container with no record",
+    const runtime = this.o.runtime;
+    const docker = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
+      try {
+        return await fn();
+      } catch (e) {
+        if (isRuntimeUnreachable(e)) {
+          throw err(
+            "RUNTIME_UNREACHABLE",
+            `the container runtime (Docker) does not answer while ${what}: ${(e as Error).message}`,
+            "the miner's operator must get dockerd running again; rentals resume when it is back",
           );
         }
+        throw e;
       }
-    }
-    for (const volumeOf of await this.o.runtime.listRentalVolumes(this.o.minerHotkey)) {
-      if (!liveIds.has(volumeOf) && !report.orphansRemoved.includes(volumeOf)) {
-        await this.o.runtime.removeRental(volumeOf);
+    };
+    const busy = (id: string) => mode === "running" && this.ending.has(id);
+    const live = (
+      await this.o.db.selectFrom("allocations").selectAll().where("state", "in", LIVE_STATES).execute()
+    ).filter((r) => !only || only.has(r.id));
+    const containers = await docker("listing rental containers", () =>
+      runtime.listRentals(this.o.minerHotkey),
+    );
+    const byId = new Map(containers.map((c) => [c.allocationId, c]));
+
+    if (!only) {
+      const liveIds = new Set(live.map((r) => r.id));
+      for (const c of containers) {
+        const rec = live.find((r) => r.id === c.allocationId);
+        if (busy(c.allocationId) || (mode === "running" && rec?.state === "creating")) continue;
+        if (rec?.state !== "active") {
+          await docker("removing a container", () => runtime.removeRental(c.allocationId));
+          if (!rec) {
+            report.orphansRemoved.push(c.allocationId);
+            await this.event(c.allocationId, "orphan_removed", { container: c.containerId });
+            this.o.logger?.warn(
+              { allocation: c.allocationId, container: c.containerId },
+              "removed a rental container with no live record",
+            );
+          }
+        }
+      }
+      const volumes = await docker("listing rental volumes", () =>
+        runtime.listRentalVolumes(this.o.minerHotkey),
+      );
+      for (const volumeOf of volumes) {
+        if (liveIds.has(volumeOf) || report.orphansRemoved.includes(volumeOf) || busy(volumeOf)) continue;
+        await docker("removing a volume", () => runtime.removeRental(volumeOf));
         report.orphansRemoved.push(volumeOf);
         await this.event(volumeOf, "orphan_removed", { volume: true });
       }
     }
+
     for (const rec of live) {
+      if (busy(rec.id)) continue;
       if (rec.state === "creating") {
-        await this.o.runtime.removeRental(rec.id).catch(() => undefined);
+        if (mode === "running") continue; // its allocate call is still running
+        await runtime.removeRental(rec.id).catch(() => undefined);
         await this.end(rec.id, "failed", "the miner stopped while creating it");
         report.interrupted.push(rec.id);
         continue;
       }
       const c = byId.get(rec.id);
       if (!c) {
-        await this.o.runtime.removeRental(rec.id).catch(() => undefined); // its volume, if left
-        await this.end(rec.id, "lost", "its container disappeared while the miner was not watching");
+        await runtime.removeRental(rec.id).catch(() => undefined); // its volume, if left
+        const why =
+          mode === "startup"
+            ? "its container disappeared while the miner was not watching"
+            : "its container is gone (removed outside the miner)";
+        await this.end(rec.id, "lost", why);
         report.lost.push(rec.id);
-        this.o.logger?.error(
-          { allocation: rec.id, validator: rec.validator_hotkey },
-          "allocation lost: container is gone",
-        );
+        this.o.logger?.error({ allocation: rec.id, validator: rec.validator_hotkey }, `allocation lost: ${why}`);
         continue;
       }
-      if (rec.expires_at <= this.o.now()) {
+      if (mode === "startup" && rec.expires_at <= this.o.now()) {
         await this.deallocate(rec.id, null, "expired");
         report.expired.push(rec.id);
         continue;
       }
-      if (!c.running) {
+      if (!c.running && c.status !== "restarting") {
         try {
-          await this.o.runtime.startRental(rec.id);
+          await docker("starting a stopped container", () => runtime.startRental(rec.id));
           await this.event(rec.id, "restarted", { status: c.status });
+          this.o.logger?.warn({ allocation: rec.id, status: c.status }, "started a stopped rental container again");
           report.restarted.push(rec.id);
         } catch (e) {
-          await this.o.runtime.removeRental(rec.id).catch(() => undefined);
+          if (isCmeshError(e, "RUNTIME_UNREACHABLE")) throw e;
+          await runtime.removeRental(rec.id).catch(() => undefined);
           await this.end(rec.id, "lost", `its container could not be restarted: ${(e as Error).message}`);
           report.lost.push(rec.id);
           continue;

@@ -14,7 +14,7 @@ import {
 } from "@computemesh/protocol";
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LABEL_MINER } from "../runtime/types.ts";
+import { LABEL_ALLOCATION, LABEL_MINER } from "../runtime/types.ts";
 import { RENTAL_IMAGE, requireDockerOrSkip } from "../testing/docker-gate.ts";
 import { type MinerTestNet, minerTestNet } from "../testing/localnet.ts";
 import { type KeyFiles, makeKeyPair, sshRun } from "../testing/openssh.ts";
@@ -160,6 +160,53 @@ describe.skipIf(!dockerOk)("startMiner (local chain, axon, Docker, OpenSSH)", ()
     expect(containers).toEqual([]);
     const gone = await dendrite.query(target(), Deallocate, { allocation_id: alloc.allocation_id });
     expect(gone.status).toBe(410);
+  });
+
+  it("tells the truth about containers removed or stopped behind its back, and removes orphans", async () => {
+    const dendrite = new Dendrite({ hotkey: net.validator });
+    const allocate = async () => {
+      const res = await dendrite.query(target(), Allocate, {
+        resources,
+        ssh_public_key: renter.publicLine,
+        image: "",
+        duration_sec: 600,
+      });
+      if (!res.ok) throw new Error(`${res.status} ${res.message}`);
+      return res.response.allocation;
+    };
+    const containerOf = async (id: string) =>
+      (await docker.listContainers({ all: true, filters: { label: [`${LABEL_MINER}=${miner.hotkey}`] } })).find(
+        (c) => c.Labels[LABEL_ALLOCATION] === id,
+      );
+
+    // A stopped container of an active rental is started again (Docker's restart policy does not cover `docker stop`).
+    const a = await allocate();
+    await docker.getContainer((await containerOf(a.allocation_id))!.Id).stop({ t: 0 });
+    const stopped = await dendrite.query(target(), AllocationStatus, { allocation_id: a.allocation_id });
+    if (!stopped.ok) throw new Error(stopped.message);
+    expect(stopped.response.allocations[0].state).toBe("active");
+    expect((await containerOf(a.allocation_id))?.State).toBe("running");
+    expect((await miner.manager.history(a.allocation_id)).map((e) => e.event)).toContain("restarted");
+
+    // A removed container: AllocationStatus says lost at once, with the reason, and the machine is free again.
+    await docker.getContainer((await containerOf(a.allocation_id))!.Id).remove({ force: true, v: true });
+    const gone = await dendrite.query(target(), AllocationStatus, { allocation_id: a.allocation_id });
+    if (!gone.ok) throw new Error(gone.message);
+    expect(gone.response.allocations[0]).toMatchObject({ state: "lost" });
+    expect(gone.response.allocations[0].end_reason).toMatch(/container is gone/);
+
+    // An orphan (its record ended while Docker kept the container) is removed by the periodic sweep.
+    const b = await allocate();
+    await miner.manager.db
+      .updateTable("allocations")
+      .set({ state: "released", ended_at: Date.now(), end_reason: "test: ended behind Docker's back" })
+      .where("id", "=", b.allocation_id)
+      .execute();
+    await miner.manager.db.deleteFrom("allocation_slots").where("allocation_id", "=", b.allocation_id).execute();
+    expect(await containerOf(b.allocation_id)).toBeDefined();
+    const report = await miner.manager.sweep();
+    expect(report.orphansRemoved).toContain(b.allocation_id);
+    expect(await containerOf(b.allocation_id)).toBeUndefined();
   });
 
   it("countersigns receipts only for its own allocations, and a renewal moves the end", async () => {

@@ -46,6 +46,7 @@ const STATUS_OF_CODE: Record<string, number> = {
   ALLOCATION_ENDED: 410,
   NO_FREE_PORT: 503,
   DOCKER_UNAVAILABLE: 503,
+  RUNTIME_UNREACHABLE: 503,
   SSH_NOT_READY: 502,
   CONTAINER_CREATE_FAILED: 502,
 };
@@ -320,8 +321,18 @@ export async function startMiner(input: MinerConfigInput, deps: MinerDeps): Prom
                 `allocation ${req.allocation_id} was made by another validator`,
               );
             }
+            // the answer is what Docker has now, not only what the store remembers
+            if (one.state === "active") {
+              await manager.verify([one.allocation_id]);
+              return { allocations: [(await manager.get(one.allocation_id)) ?? one] };
+            }
             return { allocations: [one] };
           }
+          await manager.verify(
+            (await manager.list({ validatorHotkey: caller.hotkey, liveOnly: true }))
+              .filter((a) => a.state === "active")
+              .map((a) => a.allocation_id),
+          );
           const mine = await manager.list({ validatorHotkey: caller.hotkey });
           return {
             allocations: mine.filter(
@@ -413,8 +424,29 @@ export async function startMiner(input: MinerConfigInput, deps: MinerDeps): Prom
     log.info({ url: `http://${config.metrics.host}:${metricsPort}/metrics` }, "metrics serving");
 
     // ---- loops ----------------------------------------------------------------------------------------------
+    // Expiry, then the same agreement with Docker as at start-up (containers Docker lost or restarted, orphans)
+    let sweepFailing = false;
+    let passRunning = false;
     const expiry = setInterval(() => {
-      manager.expireDue().catch((e) => log.error({ err: e }, "expiry pass failed"));
+      if (passRunning) return; // a slow Docker must not pile passes up
+      passRunning = true;
+      void (async () => {
+        await manager.expireDue().catch((e) => log.error({ err: e }, "expiry pass failed"));
+        if (runtime.kind !== "docker") return;
+        try {
+          const r = await manager.sweep();
+          if (sweepFailing) log.info("Docker answers again; rentals checked");
+          sweepFailing = false;
+          if (r.lost.length + r.restarted.length + r.orphansRemoved.length > 0) {
+            log.warn({ ...r, kept: r.kept.length }, "rentals re-aligned with Docker");
+          }
+        } catch (e) {
+          if (!sweepFailing) log.error({ err: e }, "could not check rentals against Docker");
+          sweepFailing = true;
+        }
+      })().finally(() => {
+        passRunning = false;
+      });
     }, config.expiryCheckMs);
     const metagraphLoop = setInterval(() => {
       refreshMetagraph().catch((e) => log.warn({ err: e }, "metagraph refresh failed"));

@@ -43,6 +43,17 @@ export interface RentalInstance {
   oomKilled: boolean;
 }
 
+/** Socket-level failures: nothing answers on Docker's socket (dockerd stopped, crashed or restarting). */
+const UNREACHABLE_CODES = new Set(["ECONNREFUSED", "ENOENT", "ECONNRESET", "EPIPE", "ETIMEDOUT"]);
+
+/** Whether an error from the runtime means Docker itself does not answer (rather than refusing a request). */
+export function isRuntimeUnreachable(e: unknown): boolean {
+  for (let cur = e as { code?: unknown; cause?: unknown } | undefined; cur; cur = cur.cause as typeof cur) {
+    if (typeof cur.code === "string" && UNREACHABLE_CODES.has(cur.code)) return true;
+  }
+  return false;
+}
+
 export interface ContainerRuntime {
   readonly kind: string;
   facts(): Promise<DockerFacts>;
