@@ -350,7 +350,7 @@ export class AllocationManager {
     return toAllocationView(ended);
   }
 
-  /** Deallocates the miner's active allocations made by this validator that its store has no record of. */
+  /** Deallocates the miner's active allocations made by this validator that its store has no active record of. */
   private async releaseUnrecorded(target: AxonTarget): Promise<number> {
     const status = await this.d.dendrite.query(
       target,
@@ -362,7 +362,8 @@ export class AllocationManager {
     let released = 0;
     for (const a of status.response.allocations) {
       if (a.state !== "active" || a.validator_hotkey !== this.d.validatorHotkey) continue;
-      if (await this.d.store.allocation(a.allocation_id)) continue;
+      // unknown here (a crash before the record), or ended here while the miner could not remove it (Docker down)
+      if ((await this.d.store.allocation(a.allocation_id))?.state === "active") continue;
       const r = await this.d.dendrite.query(
         target,
         Deallocate,
@@ -372,7 +373,7 @@ export class AllocationManager {
       if (r.ok) released++;
       this.d.log.warn(
         { allocationId: a.allocation_id, miner: target.hotkey, released: r.ok },
-        "released an allocation this validator had no record of (a crash before it was stored)",
+        "released an allocation the miner still held that this validator has no active record of",
       );
     }
     return released;

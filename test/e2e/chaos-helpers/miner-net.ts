@@ -26,7 +26,7 @@ export interface MinerSlot {
 }
 
 export class MinerNet {
-  readonly docker = new Docker({ socketPath: "/var/run/docker.sock" });
+  readonly docker: Docker;
   readonly dir = mkdtempSync(join(tmpdir(), "cmesh-chaos-"));
   net!: MinerTestNet;
   rpc!: LocalChainServer;
@@ -34,6 +34,11 @@ export class MinerNet {
   readonly slots: MinerSlot[] = [];
   /** Every line every miner process printed (for the secrets suite). */
   readonly allLogs: string[] = [];
+
+  /** `dockerSocket`: the daemon the miners use (pass `--docker.socket` in their extra args to match). */
+  constructor(readonly dockerSocket = "/var/run/docker.sock") {
+    this.docker = new Docker({ socketPath: dockerSocket });
+  }
 
   async open(tag: string): Promise<this> {
     this.net = await minerTestNet(this.dir, `${tag}${process.pid}`);

@@ -175,6 +175,7 @@ export function register(program: Command): void {
     .option("--nvidia-smi <path>", "nvidia-smi binary", "nvidia-smi")
     .option("--no-jobs", "do not serve dockerized jobs")
     .option("--no-docker", "run without Docker: the machine is proven and scored but rents nothing and runs no jobs")
+    .option("--docker.socket <path>", "Docker daemon socket (rootless Docker: /run/user/UID/docker.sock)", "/var/run/docker.sock")
     .option("--log-level <level>", "fatal, error, warn, info, debug, trace", "info")
     .action(async (opts) => {
       const log = pino({ level: opts.logLevel, name: "cmesh-miner" });
@@ -209,6 +210,7 @@ export function register(program: Command): void {
         nvidiaSmi: opts.nvidiaSmi,
         jobs: opts.jobs,
         docker: opts.docker,
+        dockerSocket: opts["docker.socket"],
         logLevel: opts.logLevel as MinerConfigInput["logLevel"],
       };
       const chain = await connectChain(opts.chain);
