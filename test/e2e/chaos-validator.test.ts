@@ -213,7 +213,7 @@ describe("kill -9 of the validator + API process", () => {
 });
 
 describe("a validator that crashed between the miner's Allocate answer and its own record", () => {
-  it("releases the unrecorded allocation when the miner answers busy, and rents", async () => {
+  it("releases the unrecorded (or ended here) allocation when the miner answers busy, and rents", async () => {
     const net = await testNet();
     const keys = await register(net, "Ghost-V", 1000n);
     const miner = await startTestMiner(net, "Ghost-m", { model: "NVIDIA GeForce RTX 4090", count: 1 });
@@ -255,6 +255,15 @@ describe("a validator that crashed between the miner's Allocate answer and its o
         [ghost.response.allocation.allocation_id, "released"],
         [rented.allocationId, "active"],
       ]);
+      // Released here while the release never reached the miner: the miner still holds it, and the next rent
+      // releases it too instead of finding the machine busy until the old rental's time is over.
+      miner.rentals.deallocateFails = true;
+      expect((await v.release(rented.allocationId, "renter is done")).state).toBe("released");
+      expect(miner.rentals.allocations.get(rented.allocationId)?.state).toBe("active");
+      miner.rentals.deallocateFails = false;
+      const next = await v.rent({ minerHotkey: miner.hotkey.address, sshPublicKey: sshKey, durationSec: 600 });
+      expect(next.state).toBe("active");
+      expect(miner.rentals.allocations.get(rented.allocationId)?.state).toBe("released");
     } finally {
       await v.stop();
       await miner.stop();

@@ -106,6 +106,8 @@ export function specsFor(plan: MinerPlan): MachineSpecs {
 export class InMemoryRentals {
   readonly allocations = new Map<string, AllocationInfo>();
   containersDead = false;
+  /** When set, Deallocate fails (503) and the allocation stays held, as when a release never reaches the miner. */
+  deallocateFails = false;
 
   attach(axon: Axon): void {
     axon.attach(Allocate, async (req, caller) => {
@@ -136,6 +138,7 @@ export class InMemoryRentals {
       return { allocation: info };
     });
     axon.attach(Deallocate, async (req) => {
+      if (this.deallocateFails) throw new SynapseError(503, "the release did not reach the machine");
       const a = this.allocations.get(req.allocation_id);
       if (!a) throw new SynapseError(404, "ALLOCATION_NOT_FOUND");
       const ended = {
