@@ -7,5 +7,7 @@ export default defineConfig({
     hookTimeout: 120_000,
     reporters: ["default", "./test/summary-reporter.ts"],
     pool: "forks",
+    // the fuzz suites' memory bounds measure the heap after a full collection
+    execArgv: ["--expose-gc"],
   },
 });

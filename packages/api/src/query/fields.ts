@@ -65,6 +65,7 @@ export const FIELD_ALIASES: Record<string, string> = {
 
 export function canonicalField(name: string): string | undefined {
   const lower = name.toLowerCase();
-  if (lower in FIELDS) return lower;
-  return FIELD_ALIASES[lower];
+  // own keys only: "constructor" or "__proto__" must be unknown fields, not Object.prototype's members
+  if (Object.hasOwn(FIELDS, lower)) return lower;
+  return Object.hasOwn(FIELD_ALIASES, lower) ? FIELD_ALIASES[lower] : undefined;
 }

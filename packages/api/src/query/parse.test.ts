@@ -54,6 +54,11 @@ describe("parseQuery", () => {
     ["limit=0", "limit=0", "between 1 and"],
     ["sort=colour", "sort=colour", 'unknown sort field "colour"'],
     ["gpu=H100 ram>>4", "ram>>4", "bad operator"],
+    // Object.prototype's members are no fields (found by the API fuzzer: a 500 before)
+    ["constructor>=1", "constructor>=1", 'unknown field "constructor"'],
+    ["sort=constructor", "sort=constructor", 'unknown sort field "constructor"'],
+    ["__proto__=1", "__proto__=1", 'unknown field "__proto__"'],
+    ["sort=-toString", "sort=-toString", 'unknown sort field "toString"'],
   ])("rejects %s naming the token", (text, token, message) => {
     const err = errorOf(() => parseQuery(text));
     expect(err.status).toBe(400);
