@@ -2,22 +2,9 @@ import { existsSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Command } from "@commander-js/extra-typings";
 import { connectChain, LocalChain, type LocalChainClient, serveLocalChain } from "@computemesh/chain";
-import { CmeshError } from "@computemesh/core";
 import pino from "pino";
 
-/** Default port of `cmesh chain serve` (subtensor's local port; `ws://` endpoints mean the ComputeMesh chain). */
-export const DEFAULT_LOCAL_CHAIN_PORT = 9944;
-export const DEFAULT_CHAIN_ENDPOINT = `ws://127.0.0.1:${DEFAULT_LOCAL_CHAIN_PORT}`;
-
-function intOption(name: string, min: number, max: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      throw new CmeshError("INVALID_ARGUMENT", `${name} must be an integer ${min}..${max}, got "${value}"`);
-    }
-    return n;
-  };
-}
+import { DEFAULT_CHAIN_ENDPOINT, DEFAULT_LOCAL_CHAIN_PORT, intOption } from "./options.ts";
 
 function json(value: unknown): string {
   return JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v), 2);

@@ -12,40 +12,15 @@ import {
   openMinerStore,
   startMiner,
 } from "@computemesh/miner";
-import { DEFAULT_WALLET_PATH } from "@computemesh/protocol";
 import pino from "pino";
-import { DEFAULT_CHAIN_ENDPOINT } from "./chain.ts";
+import { intOption, listOption, numberOption, withNodeOptions } from "./options.ts";
 import { PASSWORD_ENV } from "./wallet.ts";
 
 const TAO = 1_000_000_000;
 const DEFAULT_DATA_DIR = join(homedir(), ".computemesh", "miner");
 
-function intOption(name: string, min: number, max: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      throw new CmeshError("INVALID_ARGUMENT", `${name} must be an integer ${min}..${max}, got "${value}"`);
-    }
-    return n;
-  };
-}
 
-function numberOption(name: string, min: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isFinite(n) || n < min) {
-      throw new CmeshError("INVALID_ARGUMENT", `${name} must be a number ≥ ${min}, got "${value}"`);
-    }
-    return n;
-  };
-}
 
-function listOption(value: string): string[] {
-  return value
-    .split(",")
-    .map((s) => s.trim())
-    .filter((s) => s !== "");
-}
 
 function portRange(value: string): [number, number] {
   const m = /^(\d+)-(\d+)$/.exec(value.trim());
@@ -62,21 +37,11 @@ function json(value: unknown): string {
 
 /** Registers the `cmesh miner` commands. */
 export function register(program: Command): void {
-  const miner = program
-    .command("miner")
-    .description(
+  const miner = withNodeOptions(
+    program.command("miner").description(
       "run a miner: register on the chain, serve the axon (Specs, Allocate, Deallocate, AllocationStatus, proof-of-GPU, jobs) and rent this machine out as Docker containers reachable over SSH (key-only)",
-    )
-    .option("--wallet.path <dir>", "directory holding wallets", DEFAULT_WALLET_PATH)
-    .option("--wallet.name <name>", "wallet (coldkey) name", "default")
-    .option("--wallet.hotkey <name>", "hotkey name", "default")
-    .option(
-      "--chain <endpoint>",
-      "ws://127.0.0.1:PORT (local chain), finney, test or wss://…",
-      DEFAULT_CHAIN_ENDPOINT,
-    )
-    .option("--netuid <n>", "subnet id", intOption("--netuid", 0, 65535), 1)
-    .option("--network <label>", "network named in allocation receipts: local, test, finney, …", "local")
+    ),
+  )
     .option(
       "--axon.port <port>",
       "axon TCP port (0 = any free port)",

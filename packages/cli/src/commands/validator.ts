@@ -5,7 +5,7 @@ import type { Command } from "@commander-js/extra-typings";
 import { connectChain } from "@computemesh/chain";
 import { CmeshError } from "@computemesh/core";
 import { allowSimulatedPog } from "@computemesh/pog";
-import { cryptoReady, DEFAULT_WALLET_PATH, Wallet } from "@computemesh/protocol";
+import { cryptoReady, Wallet } from "@computemesh/protocol";
 import {
   buildStatus,
   type StatusRow,
@@ -17,30 +17,12 @@ import {
 import Table from "cli-table3";
 import type { Kysely } from "kysely";
 import pino from "pino";
-import { DEFAULT_CHAIN_ENDPOINT } from "./chain.ts";
+import { intOption, listOption, numberOption, withNodeOptions } from "./options.ts";
 import { PASSWORD_ENV } from "./wallet.ts";
 
 const DEFAULT_DB = join(homedir(), ".computemesh", "validator", "validator.db");
 
-function intOption(name: string, min: number, max: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      throw new CmeshError("INVALID_ARGUMENT", `${name} must be an integer ${min}..${max}, got "${value}"`);
-    }
-    return n;
-  };
-}
 
-function numberOption(name: string, min: number, max = Number.POSITIVE_INFINITY) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isFinite(n) || n < min || n > max) {
-      throw new CmeshError("INVALID_ARGUMENT", `${name} must be a number ${min}..${max}, got "${value}"`);
-    }
-    return n;
-  };
-}
 
 function boolOption(name: string) {
   return (value: string): boolean => {
@@ -51,12 +33,6 @@ function boolOption(name: string) {
   };
 }
 
-function listOption(value: string): string[] {
-  return value
-    .split(",")
-    .map((s) => s.trim())
-    .filter((s) => s !== "");
-}
 
 function isPostgres(db: string): boolean {
   return /^postgres(ql)?:\/\//.test(db);
@@ -64,21 +40,11 @@ function isPostgres(db: string): boolean {
 
 /** Registers the `cmesh validator` commands. */
 export function register(program: Command): void {
-  const validator = program
-    .command("validator")
-    .description(
+  const validator = withNodeOptions(
+    program.command("validator").description(
       "run a validator: sync the metagraph, query every miner's specs, prove GPUs (randomized proof-of-GPU), health-check rentals, score by the seed formula and set weights on chain",
-    )
-    .option("--wallet.path <dir>", "directory holding wallets", DEFAULT_WALLET_PATH)
-    .option("--wallet.name <name>", "wallet (coldkey) name", "default")
-    .option("--wallet.hotkey <name>", "hotkey name", "default")
-    .option(
-      "--chain <endpoint>",
-      "ws://127.0.0.1:PORT (local chain), finney, test or wss://…",
-      DEFAULT_CHAIN_ENDPOINT,
-    )
-    .option("--netuid <n>", "subnet id", intOption("--netuid", 0, 65535), 1)
-    .option("--network <label>", "network named in receipts: local, test, finney, …", "local")
+    ),
+  )
     .option("--db <path-or-url>", "SQLite file, or postgres://user@host:port/db", DEFAULT_DB)
     .option("--db.schema <name>", "PostgreSQL schema (default: the connection's search_path)")
     .option(

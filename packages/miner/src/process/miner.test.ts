@@ -36,6 +36,7 @@ describe.skipIf(!dockerOk)("startMiner (local chain, axon, Docker, OpenSSH)", ()
     hard_disk: { capacity: 32 * MiB },
     ram: { capacity: 128 * MiB },
   };
+  const allocateRequest = () => ({ resources, ssh_public_key: renter.publicLine, image: "", duration_sec: 600 });
 
   beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), "cmesh-miner-"));
@@ -114,12 +115,7 @@ describe.skipIf(!dockerOk)("startMiner (local chain, axon, Docker, OpenSSH)", ()
     expect(bad.status).toBe(400);
     if (!bad.ok) expect(bad.message).toMatch(/INVALID_SSH_KEY/);
 
-    const res = await dendrite.query(target(), Allocate, {
-      resources,
-      ssh_public_key: renter.publicLine,
-      image: "",
-      duration_sec: 600,
-    });
+    const res = await dendrite.query(target(), Allocate, allocateRequest());
     if (!res.ok) throw new Error(`${res.status} ${res.message}`);
     const alloc = res.response.allocation;
     expect(alloc.validator_hotkey).toBe(net.validator.address);
@@ -132,12 +128,7 @@ describe.skipIf(!dockerOk)("startMiner (local chain, axon, Docker, OpenSSH)", ()
     expect(out.code).toBe(0);
     expect(out.stdout.trim()).toBe(String(128 * MiB));
 
-    const again = await dendrite.query(target(), Allocate, {
-      resources,
-      ssh_public_key: renter.publicLine,
-      image: "",
-      duration_sec: 600,
-    });
+    const again = await dendrite.query(target(), Allocate, allocateRequest());
     expect(again.status).toBe(409);
 
     const status = await dendrite.query(target(), AllocationStatus, { allocation_id: "" });
@@ -165,12 +156,7 @@ describe.skipIf(!dockerOk)("startMiner (local chain, axon, Docker, OpenSSH)", ()
   it("tells the truth about containers removed or stopped behind its back, and removes orphans", async () => {
     const dendrite = new Dendrite({ hotkey: net.validator });
     const allocate = async () => {
-      const res = await dendrite.query(target(), Allocate, {
-        resources,
-        ssh_public_key: renter.publicLine,
-        image: "",
-        duration_sec: 600,
-      });
+      const res = await dendrite.query(target(), Allocate, allocateRequest());
       if (!res.ok) throw new Error(`${res.status} ${res.message}`);
       return res.response.allocation;
     };
