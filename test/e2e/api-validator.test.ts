@@ -2,28 +2,20 @@
 // (the local network's SIMULATED GPU backend, as no GPU exists here) and the allocation synapses (the shared
 // `InMemoryRentals` stand-in for the container runtime). Search, rent, release, "lost" and the
 // network/machine-history extensions go through the validator itself.
-import { join } from "node:path";
-import { allowSimulatedPog } from "@computemesh/pog";
 import { Validator } from "@computemesh/validator";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAccount, startApiServer, type ApiServer } from "../../packages/api/src/index.ts";
 import { sampleSshPublicKey } from "../../packages/api/src/testing/harness.ts";
-import { register, startTestMiner, type TestMiner, type TestNet, testNet } from "./validator-harness.ts";
-
-async function until<T>(
-  what: string,
-  fn: () => Promise<T | undefined | false>,
-  timeoutMs = 25_000,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+import {
+  register,
+  startTestMiner,
+  type TestMiner,
+  type TestNet,
+  testNet,
+  testValidatorConfig,
+} from "./validator-harness.ts";
+import { until } from "./chaos-helpers/processes.ts";
 
 describe("renter API over a real Validator", () => {
   let net: TestNet;
@@ -46,20 +38,7 @@ describe("renter API over a real Validator", () => {
     miners.push(await startTestMiner(net, "API-a", { model: "NVIDIA GeForce RTX 4090", count: 1 }));
     miners.push(await startTestMiner(net, "API-b", { model: "NVIDIA H100 80GB HBM3", count: 2 }));
     await net.chain.advanceBlocks(11);
-    v = await Validator.start({
-      chain: net.chain.client(),
-      hotkey: keys.hotkey,
-      netuid: net.netuid,
-      db: join(net.dir, "validator.sqlite"),
-      epochBlocks: 2,
-      jobs: false,
-      metricsPort: 0,
-      pogSimulation: allowSimulatedPog({ network: "local", chainEndpoint: "embedded" }),
-      pog: { initialDelayMaxSec: 0, meanIntervalSec: 3600 },
-      health: { intervalMs: 200, timeoutMs: 1000, maxFailures: 2 },
-      specsTimeoutMs: 2000,
-      weights: { retryBaseMs: 0 },
-    });
+    v = await Validator.start(testValidatorConfig(net, keys.hotkey));
     await net.chain.advanceBlocks(1);
     await until("both machines proven", async () => {
       const ms = await v.listMachines();

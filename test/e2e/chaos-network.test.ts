@@ -4,8 +4,6 @@
 // health round after the stall, keeps checking the other miner on schedule, ends the stalled rental as lost, and
 // an epoch still completes. No timing thresholds: rounds are counted through the validator's own metrics.
 import { createServer, type Server, type Socket } from "node:net";
-import { join } from "node:path";
-import { allowSimulatedPog } from "@computemesh/pog";
 import {
   ALLOWED_DELTA_NS,
   type AxonTarget,
@@ -19,7 +17,14 @@ import { type AllocationEvent, Validator } from "@computemesh/validator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { until } from "./chaos-helpers/processes.ts";
 import { postRaw } from "./chaos-helpers/signed-raw.ts";
-import { register, startTestMiner, type TestMiner, type TestNet, testNet } from "./validator-harness.ts";
+import {
+  register,
+  startTestMiner,
+  type TestMiner,
+  type TestNet,
+  testNet,
+  testValidatorConfig,
+} from "./validator-harness.ts";
 
 const SEC = 1_000_000_000n;
 
@@ -93,20 +98,7 @@ describe("a miner whose axon stalls", () => {
       const b = await startTestMiner(net, "Stall-b", { model: "NVIDIA H100 80GB HBM3", count: 1 });
       miners.push(a, b);
       await net.chain.advanceBlocks(11);
-      v = await Validator.start({
-        chain: net.chain.client(),
-        hotkey: keys.hotkey,
-        netuid: net.netuid,
-        db: join(net.dir, "validator.sqlite"),
-        epochBlocks: 2,
-        jobs: false,
-        metricsPort: 0,
-        pogSimulation: allowSimulatedPog({ network: "local", chainEndpoint: "embedded" }),
-        pog: { initialDelayMaxSec: 0, meanIntervalSec: 3600 },
-        health: { intervalMs: 200, timeoutMs: 1000, maxFailures: 3 },
-        specsTimeoutMs: 1000,
-        weights: { retryBaseMs: 0 },
-      });
+      v = await Validator.start(testValidatorConfig(net, keys.hotkey, { health: { intervalMs: 200, timeoutMs: 1000, maxFailures: 3 }, specsTimeoutMs: 1000 }));
       const validator = v;
       await net.chain.advanceBlocks(1);
       await until("both machines verified", async () => {

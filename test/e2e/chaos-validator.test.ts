@@ -4,15 +4,13 @@
 // nothing is charged twice or for time beyond what really elapsed, the miner holds no second allocation, and the
 // renter's API shows the true state. Miners are in-process (simulated GPU, in-memory rentals): they outlive the
 // validator as real miners would.
-import { join } from "node:path";
-import { allowSimulatedPog } from "@computemesh/pog";
 import { Allocate, Dendrite } from "@computemesh/protocol";
 import { Validator } from "@computemesh/validator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sampleSshPublicKey } from "../../packages/api/src/testing/harness.ts";
 import { until } from "./chaos-helpers/processes.ts";
 import { ValidatorFlow } from "./chaos-helpers/validator-flow.ts";
-import { register, startTestMiner, testNet } from "./validator-harness.ts";
+import { register, startTestMiner, testNet, testValidatorConfig } from "./validator-harness.ts";
 
 interface LedgerEntry {
   amountMicro: number;
@@ -218,20 +216,7 @@ describe("a validator that crashed between the miner's Allocate answer and its o
     const keys = await register(net, "Ghost-V", 1000n);
     const miner = await startTestMiner(net, "Ghost-m", { model: "NVIDIA GeForce RTX 4090", count: 1 });
     await net.chain.advanceBlocks(11);
-    const v = await Validator.start({
-      chain: net.chain.client(),
-      hotkey: keys.hotkey,
-      netuid: net.netuid,
-      db: join(net.dir, "validator.sqlite"),
-      epochBlocks: 2,
-      jobs: false,
-      metricsPort: 0,
-      pogSimulation: allowSimulatedPog({ network: "local", chainEndpoint: "embedded" }),
-      pog: { initialDelayMaxSec: 0, meanIntervalSec: 3600 },
-      health: { intervalMs: 60_000, timeoutMs: 1000, maxFailures: 2 },
-      specsTimeoutMs: 2000,
-      weights: { retryBaseMs: 0 },
-    });
+    const v = await Validator.start(testValidatorConfig(net, keys.hotkey, { health: { intervalMs: 60_000, timeoutMs: 1000, maxFailures: 2 } }));
     try {
       await net.chain.advanceBlocks(1);
       await until("machine verified", async () => (await v.listMachines()).some((m) => m.verified), 30_000);

@@ -16,22 +16,9 @@ import {
   removeJobContainers,
 } from "../../packages/miner/src/jobs/testing/docker-test-env.ts";
 import { register, specsFor, type TestNet, testNet } from "./validator-harness.ts";
+import { until } from "./chaos-helpers/processes.ts";
 
 const usable = await dockerUsable();
-
-async function until<T>(
-  what: string,
-  fn: () => Promise<T | undefined | false>,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe.skipIf(!usable)("a renter runs a job through the API on a real miner", () => {
   const docker = new Docker();

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LocalChain, type SubnetHyperparams } from "@computemesh/chain";
 import { attachReceiptResponder } from "@computemesh/miner";
-import { attachPogResponder, type PogBackend, SimulatedGpuBackend } from "@computemesh/pog";
+import { allowSimulatedPog, attachPogResponder, type PogBackend, SimulatedGpuBackend } from "@computemesh/pog";
 import {
   Axon,
   type BlacklistHook,
@@ -18,6 +18,7 @@ import {
   type MachineSpecs,
   Specs,
 } from "@computemesh/protocol";
+import type { ValidatorConfig } from "@computemesh/validator";
 import { InMemoryRentals, simulatedMachineSpecs } from "../../packages/cli/src/sim/miners.ts";
 
 export const TAO = 1_000_000_000n;
@@ -133,5 +134,32 @@ export async function startTestMiner(
       stopped = true;
       await axon.stop();
     },
+  };
+}
+
+/**
+ * The validator the e2e tests run against a TestNet: simulated proof-of-GPU (loopback miners only), a first proof
+ * at once and no second one within the test, fast health checks, an epoch every 2 blocks, no jobs, no retry delay.
+ * `overrides` replace whole top-level options (pass all of `health` to change one of its fields).
+ */
+export function testValidatorConfig(
+  net: TestNet,
+  hotkey: KeyringPair,
+  overrides: Partial<ValidatorConfig> = {},
+): ValidatorConfig {
+  return {
+    chain: net.chain.client(),
+    hotkey,
+    netuid: net.netuid,
+    db: join(net.dir, "validator.sqlite"),
+    epochBlocks: 2,
+    jobs: false,
+    metricsPort: 0,
+    pogSimulation: allowSimulatedPog({ network: "local", chainEndpoint: "embedded" }),
+    pog: { initialDelayMaxSec: 0, meanIntervalSec: 3600 },
+    health: { intervalMs: 200, timeoutMs: 1000, maxFailures: 2 },
+    specsTimeoutMs: 2000,
+    weights: { retryBaseMs: 0 },
+    ...overrides,
   };
 }

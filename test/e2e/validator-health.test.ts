@@ -8,20 +8,7 @@ import { type AllocationEvent, Validator } from "@computemesh/validator";
 import { afterAll, describe, expect, it } from "vitest";
 import { storeBackends } from "../../packages/validator/src/store/test-backends.ts";
 import { register, startTestMiner, type TestMiner, testNet } from "./validator-harness.ts";
-
-async function until<T>(
-  what: string,
-  fn: () => Promise<T | undefined | false>,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+import { until } from "./chaos-helpers/processes.ts";
 
 const backends = await storeBackends();
 afterAll(async () => {

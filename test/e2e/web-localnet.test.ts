@@ -7,13 +7,13 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { portPlan } from "../../packages/cli/src/localnet/options.ts";
 import { portFree } from "../../packages/cli/src/localnet/probes.ts";
 import { requireDockerOrSkip } from "../../packages/miner/src/testing/docker-gate.ts";
+import { CHROMIUM, launchTestChromium } from "./browser.ts";
 
-const CHROMIUM = process.env.CMESH_CHROMIUM ?? "/usr/bin/chromium";
 const dockerOk = await requireDockerOrSkip("e2e web UI on the local network");
 if (!existsSync(CHROMIUM)) console.warn(`web-localnet: no chromium at ${CHROMIUM}; SKIPPED`);
 const ROOT = join(import.meta.dirname, "..", "..");
@@ -91,22 +91,7 @@ describe.skipIf(!dockerOk || !existsSync(CHROMIUM))("web UI on `cmesh localnet` 
     );
     status = JSON.parse(stdout);
     await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "renter@web-localnet", "-f", keyPath]);
-    ctx = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "cmesh-chromium-")), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-      viewport: { width: 1366, height: 900 },
-    });
-    page = ctx.pages()[0] ?? (await ctx.newPage());
+    ({ ctx, page } = await launchTestChromium());
   }, 200_000);
 
   afterAll(async () => {

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Harness, startHarness } from "../../packages/api/src/testing/harness.ts";
 import {
@@ -11,8 +11,8 @@ import {
   sampleMachines,
 } from "../../packages/api/src/testing/in-memory-market-double.ts";
 import { SSHD_PATH, startTestSshd, type TestSshd } from "../../packages/api/src/testing/test-sshd.ts";
+import { CHROMIUM, launchTestChromium } from "./browser.ts";
 
-const CHROMIUM = process.env.CMESH_CHROMIUM ?? "/usr/bin/chromium";
 const SHOTS = join(process.cwd(), "test-results", "web");
 const haveTools = existsSync(CHROMIUM) && existsSync(SSHD_PATH);
 if (!haveTools) console.warn(`web-ui: ${CHROMIUM} or ${SSHD_PATH} missing; the web UI suite is SKIPPED`);
@@ -39,22 +39,7 @@ describe.skipIf(!haveTools)("web UI (Playwright + chromium) over the renter API"
       },
     });
     h = await startHarness({ backend, web: true, clock: undefined });
-    ctx = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "cmesh-chromium-")), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-      viewport: { width: 1366, height: 900 },
-    });
-    page = ctx.pages()[0] ?? (await ctx.newPage());
+    ({ ctx, page } = await launchTestChromium());
   }, 120_000);
 
   afterAll(async () => {

@@ -1,58 +1,21 @@
-import type { AllocationView, MachineView, RentRequest } from "@computemesh/validator";
+import type {
+  AllocationEvent,
+  AllocationView,
+  JobSpecInput,
+  JobView,
+  MachineView,
+  RentRequest,
+} from "@computemesh/validator";
 
-// The views are the validator's own types: one definition, shared by the validator that produces them and the
-// API that serves them.
-export type { AllocationView, MachineView, RentRequest } from "@computemesh/validator";
+// The views are the validator's own types (and the job states the protocol's): one definition, shared by the
+// validator that produces them and the API that serves them.
+export type { AllocationEvent, AllocationView, JobView, MachineView, RentRequest } from "@computemesh/validator";
+export { isTerminalJobState, JOB_STATES, type JobState } from "@computemesh/protocol";
+export type JobSpec = JobSpecInput;
 
 /** Whether a renter can rent the machine now: proven, not rented, and its miner can start the containers. */
 export function isRentable(m: MachineView): boolean {
   return m.verified && !m.allocated && m.runsContainers;
-}
-
-export interface JobSpec {
-  image: string;
-  command: string[];
-  env?: Record<string, string>;
-  inputs?: { path: string; contentBase64: string }[];
-  outputPaths?: string[];
-  limits?: {
-    downloadSec?: number;
-    executionSec?: number;
-    uploadSec?: number;
-    memoryMiB?: number;
-    cpus?: number;
-  };
-}
-
-export type JobState = "queued" | "accepted" | "running" | "completed" | "failed" | "timed_out" | "cancelled";
-export const JOB_STATES: readonly JobState[] = [
-  "queued",
-  "accepted",
-  "running",
-  "completed",
-  "failed",
-  "timed_out",
-  "cancelled",
-];
-export const TERMINAL_JOB_STATES: readonly JobState[] = ["completed", "failed", "timed_out", "cancelled"];
-
-export interface JobView {
-  jobId: string;
-  minerHotkey: string | null;
-  state: JobState;
-  exitCode?: number | null;
-  reason?: string;
-  createdAt: string;
-  startedAt?: string;
-  endedAt?: string;
-  stdoutBytes: number;
-  stderrBytes: number;
-}
-
-export interface AllocationEvent {
-  allocationId: string;
-  kind: "started" | "released" | "lost";
-  reason?: string;
 }
 
 /** One row of the metagraph as the network page shows it (optional backend extension). */

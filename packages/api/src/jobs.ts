@@ -5,7 +5,7 @@ import {
   type JobSpec,
   type JobView,
   type MarketBackend,
-  TERMINAL_JOB_STATES,
+  isTerminalJobState,
 } from "./backend.ts";
 import type { Clock } from "./clock.ts";
 import { type ApiDb, toInt } from "./db/open.ts";
@@ -119,7 +119,7 @@ export class JobService {
    * GPU-hour × GPUs), capped at the balance. A job that never started costs nothing.
    */
   async settle(accountId: string, job: JobView): Promise<number | null> {
-    if (!TERMINAL_JOB_STATES.includes(job.state)) return null;
+    if (!isTerminalJobState(job.state)) return null;
     return this.lock.run(accountId, async () => {
       const row = await this.db
         .selectFrom("api_jobs")

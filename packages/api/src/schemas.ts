@@ -201,7 +201,7 @@ export const Job = z
   .object({
     jobId: z.string(),
     minerHotkey: z.string().nullable(),
-    state: z.enum(JOB_STATES as [string, ...string[]]),
+    state: z.enum(JOB_STATES),
     exitCode: z.number().int().nullable().optional(),
     reason: z.string().optional(),
     createdAt: z.string(),

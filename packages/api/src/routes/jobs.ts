@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { TERMINAL_JOB_STATES } from "../backend.ts";
+import { isTerminalJobState } from "../backend.ts";
 import { type ApiContext, type App, bearer, requireAccount } from "../context.ts";
 import {
   ErrorBody,
@@ -121,7 +121,7 @@ export function jobRoutes(
           from.stderr += Buffer.byteLength(chunk.stderr);
           if (chunk.done) {
             const job = await ctx.jobs.get(acc.id, req.params.id);
-            if (TERMINAL_JOB_STATES.includes(job.state)) {
+            if (isTerminalJobState(job.state)) {
               send("end", job);
               break;
             }

@@ -606,6 +606,9 @@ export class AllocationManager {
         const rec = live.find((r) => r.id === c.allocationId);
         if (busy(c.allocationId) || (mode === "running" && rec?.state === "creating")) continue;
         if (rec?.state !== "active") {
+          // while serving, an Allocate may have reserved and created this one since `live` was read
+          const now = mode === "running" ? await this.row(c.allocationId) : undefined;
+          if (now && LIVE_STATES.includes(now.state)) continue;
           await docker("removing a container", () => runtime.removeRental(c.allocationId));
           if (!rec) {
             report.orphansRemoved.push(c.allocationId);
@@ -622,6 +625,8 @@ export class AllocationManager {
       );
       for (const volumeOf of volumes) {
         if (liveIds.has(volumeOf) || report.orphansRemoved.includes(volumeOf) || busy(volumeOf)) continue;
+        const now = mode === "running" ? await this.row(volumeOf) : undefined;
+        if (now && LIVE_STATES.includes(now.state)) continue;
         await docker("removing a volume", () => runtime.removeRental(volumeOf));
         report.orphansRemoved.push(volumeOf);
         await this.event(volumeOf, "orphan_removed", { volume: true });
