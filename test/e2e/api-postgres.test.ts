@@ -1,6 +1,8 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
+import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { RentalService } from "../../packages/api/src/rentals.ts";
 import { type Harness, sampleSshPublicKey, startHarness } from "../../packages/api/src/testing/harness.ts";
 import {
   InMemoryMarketDouble,
@@ -64,6 +66,36 @@ describe.skipIf(!baseUrl)("renter API on PostgreSQL", () => {
     const sum = ledger.body.entries.reduce((s: number, e: { amountMicro: number }) => s + e.amountMicro, 0);
     expect(acc.body.balanceMicro).toBe(sum);
     expect(acc.body.balanceMicro).toBe(100_000_000 - rel.body.chargedMicro);
+  });
+
+  it("two API processes metering the same rental at once charge each second once", async () => {
+    // A second RentalService on the same database: what a second API replica runs (its own in-process locks).
+    const replica = new RentalService(h.api.db, h.backend, h.clock, h.api.webhooks, pino({ level: "silent" }));
+    try {
+      const m = h.backend.machines[1];
+      const r = await h.call("POST", "/v1/rentals", {
+        key: h.bob,
+        body: { minerHotkey: m.minerHotkey, sshPublicKey: sampleSshPublicKey() },
+      });
+      expect(r.status).toBe(201);
+      for (let round = 1; round <= 5; round++) {
+        h.clock.advance(60_000);
+        await Promise.all([h.api.meterTick(), replica.tick(), h.api.meterTick(), replica.tick()]);
+      }
+      const rental = (await h.call("GET", `/v1/rentals/${r.body.id}`, { key: h.bob })).body;
+      expect(rental.meteredSeconds).toBe(300);
+      expect(rental.chargedMicro).toBe(Math.floor((rental.rateMicroPerHour * 300) / 3600));
+      const ledger = (await h.call("GET", "/v1/account/ledger", { key: h.bob })).body.entries as {
+        amountMicro: number;
+        rentalId: string | null;
+      }[];
+      const charged = ledger.filter((e) => e.rentalId === r.body.id).reduce((x, e) => x - e.amountMicro, 0);
+      expect(charged).toBe(rental.chargedMicro);
+      const acc = (await h.call("GET", "/v1/account", { key: h.bob })).body;
+      expect(acc.balanceMicro).toBe(ledger.reduce((x, e) => x + e.amountMicro, 0));
+    } finally {
+      replica.close();
+    }
   });
 
   it("idempotency keys replay on PostgreSQL too", async () => {

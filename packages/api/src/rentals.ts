@@ -415,23 +415,34 @@ export class RentalService {
     if (due <= 0) return { exhausted: balance <= 0 && rate > 0, balance };
     const amount = Math.min(due, Math.max(balance, 0));
     if (amount > 0) {
-      await this.db
-        .insertInto("api_ledger")
-        .values({
-          id: newId("led"),
-          account_id: row.account_id,
-          amount_micro: -amount,
-          kind: "charge",
-          rental_id: row.id,
-          memo: `rental ${row.id} on ${row.miner_hotkey}: ${seconds}s metered`,
-          created_at: new Date(nowMs).toISOString(),
-        })
-        .execute();
-      await this.db
-        .updateTable("api_rentals")
-        .set({ charged_micro: charged + amount })
-        .where("id", "=", row.id)
-        .execute();
+      // Compare-and-set on what was charged so far: if another API process sharing this database charged the same
+      // seconds first, this charge and its ledger row roll back together (no double charge across replicas).
+      const applied = await this.db.transaction().execute(async (trx) => {
+        const updated = await trx
+          .updateTable("api_rentals")
+          .set({ charged_micro: charged + amount })
+          .where("id", "=", row.id)
+          .where("charged_micro", "=", charged)
+          .executeTakeFirst();
+        if (Number(updated.numUpdatedRows) !== 1) return false;
+        await trx
+          .insertInto("api_ledger")
+          .values({
+            id: newId("led"),
+            account_id: row.account_id,
+            amount_micro: -amount,
+            kind: "charge",
+            rental_id: row.id,
+            memo: `rental ${row.id} on ${row.miner_hotkey}: ${seconds}s metered`,
+            created_at: new Date(nowMs).toISOString(),
+          })
+          .execute();
+        return true;
+      });
+      if (!applied) {
+        const fresh = await balanceMicro(this.db, row.account_id);
+        return { exhausted: fresh <= 0 && rate > 0, balance: fresh };
+      }
     }
     return { exhausted: amount < due, balance: balance - amount };
   }
