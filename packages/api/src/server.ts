@@ -53,7 +53,7 @@ export interface ApiServerOptions {
   meterIntervalMs?: number;
   lowBalanceWarnSec?: number;
   rateLimit?: { max: number; timeWindowMs: number } | false;
-  webhooks?: { retries?: number; backoffMs?: number; timeoutMs?: number };
+  webhooks?: { retries?: number; backoffMs?: number; timeoutMs?: number; pollMs?: number };
   /** Serve the web UI from this directory; `true` (default) = packages/web/dist, built on demand; false = no UI. */
   web?: string | boolean;
   bodyLimitBytes?: number;
@@ -279,6 +279,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     }, interval);
     timer.unref();
   }
+  ctx.webhooks.start(); // deliveries a previous run left in the outbox go out now
   ctx.logger.info({ url }, "renter API listening");
   return {
     url,
@@ -289,6 +290,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     meterTick,
     async close() {
       if (timer) clearInterval(timer);
+      ctx.webhooks.stop();
       ctx.rentals.close();
       await app.close();
       await ctx.webhooks.idle();

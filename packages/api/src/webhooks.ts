@@ -107,73 +107,190 @@ export async function deleteWebhook(db: ApiDb, accountId: string, id: string, no
   }
 }
 
-/** Sends signed events to every webhook of an account that asked for them; retries with backoff. */
+/**
+ * Sends signed events to every webhook of an account that asked for them, through an outbox: each delivery is a row
+ * written before the first attempt, retried with exponential backoff, and picked up again after a restart. Several
+ * API processes may share the database: an attempt claims its row first (compare-and-set on `attempts`).
+ */
 export class WebhookDispatcher {
-  private readonly pending = new Set<Promise<void>>();
+  private readonly pending = new Set<Promise<unknown>>();
+  private pumping: Promise<void> | null = null;
+  private pumpAgain = false;
+  private timer: NodeJS.Timeout | null = null;
+
   constructor(
     private readonly db: ApiDb,
     private readonly logger: Logger,
     private readonly opts: {
+      /** Attempts after the first (default 3). */
       retries?: number;
       backoffMs?: number;
       timeoutMs?: number;
+      /** How often due deliveries are looked for (default 1 s; 0: only when an event is emitted). */
+      pollMs?: number;
       nowSec?: () => number;
     } = {},
   ) {}
 
+  /** Starts polling the outbox (deliveries left by a restart, retries that came due). */
+  start(): void {
+    const pollMs = this.opts.pollMs ?? 1000;
+    if (pollMs > 0 && !this.timer) {
+      this.timer = setInterval(() => this.kick(), pollMs);
+      this.timer.unref();
+    }
+    this.kick();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
   emit(accountId: string, event: WebhookEvent, data: Record<string, unknown>): void {
-    const p = this.deliverAll(accountId, event, data).catch((err) =>
-      this.logger.warn({ err, event }, "webhook dispatch failed"),
+    this.track(
+      this.enqueue(accountId, event, data)
+        .then(() => this.kick())
+        .catch((err) => this.logger.warn({ err, event }, "webhook event could not be queued")),
     );
+  }
+
+  /** Waits for queued events and the attempts in flight (tests and shutdown); retries not yet due stay queued. */
+  async idle(): Promise<void> {
+    while (this.pending.size > 0 || this.pumping) {
+      await Promise.allSettled([...this.pending, this.pumping]);
+    }
+  }
+
+  private track(p: Promise<unknown>): void {
     this.pending.add(p);
     void p.finally(() => this.pending.delete(p));
   }
 
-  /** Waits for deliveries in flight (tests and shutdown). */
-  async idle(): Promise<void> {
-    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
-  }
-
-  private async deliverAll(accountId: string, event: WebhookEvent, data: Record<string, unknown>) {
+  private async enqueue(accountId: string, event: WebhookEvent, data: Record<string, unknown>): Promise<void> {
     const hooks = await this.db
       .selectFrom("api_webhooks")
-      .selectAll()
+      .select(["id", "events"])
       .where("account_id", "=", accountId)
       .where("revoked_at", "is", null)
       .execute();
-    const nowSec = this.opts.nowSec ?? (() => Math.floor(Date.now() / 1000));
+    const nowSec = this.nowSec();
     for (const hook of hooks) {
-      const events = JSON.parse(hook.events) as string[];
-      if (!events.includes(event)) continue;
+      if (!(JSON.parse(hook.events) as string[]).includes(event)) continue;
       const body = JSON.stringify({
         id: newId("evt"),
         type: event,
-        createdAt: new Date(nowSec() * 1000).toISOString(),
+        createdAt: new Date(nowSec * 1000).toISOString(),
         data,
       });
-      await this.deliver(hook.url, hook.secret, body, nowSec);
+      await this.db
+        .insertInto("api_webhook_deliveries")
+        .values({
+          id: newId("dlv"),
+          webhook_id: hook.id,
+          event,
+          body,
+          attempts: 0,
+          next_at_ms: Date.now(),
+          delivered_at: null,
+          failed_at: null,
+          last_error: null,
+          created_at: new Date().toISOString(),
+        })
+        .execute();
     }
   }
 
-  private async deliver(url: string, secret: string, body: string, nowSec: () => number) {
-    const retries = this.opts.retries ?? 3;
-    for (let attempt = 0; attempt <= retries; attempt++) {
-      try {
-        const res = await fetch(url, {
-          method: "POST",
-          headers: {
-            "content-type": "application/json",
-            [SIGNATURE_HEADER]: signWebhook(secret, body, nowSec()),
-          },
-          body,
-          signal: AbortSignal.timeout(this.opts.timeoutMs ?? 5000),
-        });
-        if (res.ok) return;
-        this.logger.warn({ url, status: res.status, attempt }, "webhook receiver refused delivery");
-      } catch (err) {
-        this.logger.warn({ url, err: (err as Error).message, attempt }, "webhook delivery failed");
-      }
-      await new Promise((r) => setTimeout(r, (this.opts.backoffMs ?? 500) * 2 ** attempt));
+  /** Runs a pass over due deliveries now (one pass at a time; a kick during a pass runs another after it). */
+  private kick(): void {
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
     }
+    this.pumping = (async () => {
+      do {
+        this.pumpAgain = false;
+        await this.pass().catch((err) => this.logger.warn({ err }, "webhook delivery pass failed"));
+      } while (this.pumpAgain);
+    })().finally(() => {
+      this.pumping = null;
+    });
+  }
+
+  private async pass(): Promise<void> {
+    const due = await this.db
+      .selectFrom("api_webhook_deliveries as d")
+      .innerJoin("api_webhooks as w", "w.id", "d.webhook_id")
+      .select(["d.id", "d.body", "d.attempts", "w.url", "w.secret", "w.revoked_at"])
+      .where("d.delivered_at", "is", null)
+      .where("d.failed_at", "is", null)
+      .where("d.next_at_ms", "<=", Date.now())
+      .orderBy("d.next_at_ms")
+      .limit(100)
+      .execute();
+    await Promise.all(due.map((d) => this.attempt(d)));
+  }
+
+  private async attempt(d: {
+    id: string;
+    body: string;
+    attempts: number;
+    url: string;
+    secret: string;
+    revoked_at: string | null;
+  }): Promise<void> {
+    const now = () => new Date().toISOString();
+    if (d.revoked_at) {
+      await this.settle(d.id, { failed_at: now(), last_error: "the webhook was deleted" });
+      return;
+    }
+    const attempts = Number(d.attempts) + 1;
+    const timeoutMs = this.opts.timeoutMs ?? 5000;
+    // claim it: another process (or pass) that took it first wins, and the lease outlives this attempt
+    const claimed = await this.db
+      .updateTable("api_webhook_deliveries")
+      .set({ attempts, next_at_ms: Date.now() + timeoutMs + 30_000 })
+      .where("id", "=", d.id)
+      .where("attempts", "=", Number(d.attempts))
+      .where("delivered_at", "is", null)
+      .executeTakeFirst();
+    if (Number(claimed.numUpdatedRows) !== 1) return;
+    let error: string;
+    try {
+      const res = await fetch(d.url, {
+        method: "POST",
+        headers: { "content-type": "application/json", [SIGNATURE_HEADER]: signWebhook(d.secret, d.body, this.nowSec()) },
+        body: d.body,
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      await res.arrayBuffer().catch(() => undefined);
+      if (res.ok) {
+        await this.settle(d.id, { delivered_at: now(), last_error: null });
+        return;
+      }
+      error = `the receiver answered ${res.status}`;
+    } catch (err) {
+      error = (err as Error).message;
+    }
+    const retries = this.opts.retries ?? 3;
+    this.logger.warn({ url: d.url, attempt: attempts, error }, "webhook delivery failed");
+    if (attempts > retries) {
+      await this.settle(d.id, { failed_at: now(), last_error: error });
+    } else {
+      const backoff = (this.opts.backoffMs ?? 500) * 2 ** (attempts - 1);
+      await this.settle(d.id, { next_at_ms: Date.now() + backoff, last_error: error });
+      if (this.opts.pollMs === 0) setTimeout(() => this.kick(), backoff).unref();
+    }
+  }
+
+  private async settle(
+    id: string,
+    set: { delivered_at?: string; failed_at?: string; next_at_ms?: number; last_error: string | null },
+  ): Promise<void> {
+    await this.db.updateTable("api_webhook_deliveries").set(set).where("id", "=", id).execute();
+  }
+
+  private nowSec(): number {
+    return this.opts.nowSec?.() ?? Math.floor(Date.now() / 1000);
   }
 }

@@ -121,6 +121,28 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable("api_jobs").addColumn("settled_at", "text").execute();
     },
   },
+  "005_webhook_outbox": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("api_webhook_deliveries")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("webhook_id", "text", (c) => c.notNull().references("api_webhooks.id"))
+        .addColumn("event", "text", (c) => c.notNull())
+        .addColumn("body", "text", (c) => c.notNull())
+        .addColumn("attempts", "integer", (c) => c.notNull().defaultTo(0))
+        .addColumn("next_at_ms", "bigint", (c) => c.notNull())
+        .addColumn("delivered_at", "text")
+        .addColumn("failed_at", "text")
+        .addColumn("last_error", "text")
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex("api_webhook_deliveries_due")
+        .on("api_webhook_deliveries")
+        .columns(["delivered_at", "failed_at", "next_at_ms"])
+        .execute();
+    },
+  },
 };
 
 export const apiMigrationProvider: MigrationProvider = {

@@ -9,6 +9,7 @@ export interface ApiDatabase {
   api_jobs: JobsTable;
   api_idempotency: IdempotencyTable;
   api_webhooks: WebhooksTable;
+  api_webhook_deliveries: WebhookDeliveriesTable;
 }
 
 export interface AccountsTable {
@@ -98,4 +99,21 @@ export interface WebhooksTable {
   events: string;
   created_at: string;
   revoked_at: string | null;
+}
+
+/** The webhook outbox: one row per event per webhook, written before any attempt, so a restart loses none. */
+export interface WebhookDeliveriesTable {
+  id: string;
+  webhook_id: string;
+  event: string;
+  /** The exact JSON body that is signed and sent. */
+  body: string;
+  attempts: number;
+  /** Epoch ms of the next attempt (also the lease of an attempt in flight). */
+  next_at_ms: number | string;
+  delivered_at: string | null;
+  /** Set when the retries are used up or the webhook was deleted. */
+  failed_at: string | null;
+  last_error: string | null;
+  created_at: string;
 }
