@@ -208,6 +208,13 @@ describe.each(backends.map((b) => b.name))("validator loop on %s", (storeName) =
       expect(network.neurons.map((n) => n.hotkey).sort()).toEqual(mg2.neurons.map((n) => n.hotkey).sort());
       expect(network.history.map((h) => h.epoch)).toEqual([r1.epoch, s1.epoch]);
       expect(network.history.at(-1)?.totalScore).toBeGreaterThan(0);
+      // the chain's figures recorded at each of these epochs, every neuron once
+      expect(network.chain.map((e) => e.epoch)).toEqual([r1.epoch, s1.epoch]);
+      for (const e of network.chain) {
+        expect(e.neurons.map((x) => x.uid).sort((a, b) => a - b)).toEqual(
+          mg2.neurons.map((x) => x.uid).sort((a, b) => a - b),
+        );
+      }
       const me = network.neurons.find((n) => n.hotkey === v1keys.hotkey.address);
       expect(me?.validatorPermit).toBe(true);
       expect(me?.stake).toBeGreaterThanOrEqual(1000); // staked 1000 TAO, plus what emission added

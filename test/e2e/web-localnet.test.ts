@@ -172,6 +172,8 @@ describe.skipIf(!dockerOk || !existsSync(CHROMIUM))("web UI on `cmesh localnet` 
     for (const n of [...status.validators, ...status.miners]) {
       await expect.poll(() => page.locator(`tr[data-uid="${n.uid}"]`).count(), { timeout: 20_000 }).toBe(1);
     }
+    // the chain's incentive over the validator's recorded epochs, one line per earning UID
+    await page.getByRole("img", { name: "incentive over epochs chart" }).waitFor({ timeout: 60_000 });
     await page.screenshot({ path: join(SHOTS, "network.png"), fullPage: true });
     const miner = status.miners[1];
     await page.goto(`${status.web}#/machine/${encodeURIComponent(miner.hotkey)}`);

@@ -44,6 +44,12 @@ export interface NetworkView {
     meanScore: number;
     neurons: number;
   }[];
+  /** The chain's figures per neuron at each past epoch, oldest first, for the charts over epochs. */
+  chain?: {
+    epoch: number;
+    block: number;
+    neurons: { uid: number; hotkey: string; stake: number; incentive: number; dividends: number; emission: number }[];
+  }[];
 }
 /** A machine's proof-of-GPU and score history (optional backend extension). */
 export interface MachineHistoryView {

@@ -278,6 +278,25 @@ export const Network = z.object({
       }),
     )
     .optional(),
+  chain: z
+    .array(
+      z.object({
+        epoch: z.number().int(),
+        block: z.number().int(),
+        neurons: z.array(
+          z.object({
+            uid: z.number().int(),
+            hotkey: z.string(),
+            stake: z.number(),
+            incentive: z.number(),
+            dividends: z.number(),
+            emission: z.number(),
+          }),
+        ),
+      }),
+    )
+    .optional()
+    .describe("the chain's figures per neuron at each past epoch, oldest first"),
 });
 export const MachineDetail = z.object({
   machine: Machine,

@@ -470,6 +470,19 @@ export class Validator {
     log.info({ block }, "epoch started");
     this.hyper = await this.chain.getHyperparams(this.options.netuid);
     const mg = await this.syncMetagraph();
+    await this.store.recordMetagraph(
+      epoch,
+      mg.block,
+      mg.neurons.map((n) => ({
+        uid: n.uid,
+        hotkey: n.hotkey,
+        stake: Number(n.stake) / 1e9,
+        incentive: n.incentive,
+        dividends: n.dividends,
+        emission: Number(n.emission) / 1e9,
+        trust: n.trust,
+      })),
+    );
     const miners = await this.store.listMiners();
     const byHotkey = new Map(miners.map((m) => [m.hotkey, m]));
     const serving = mg.neurons.filter((n) => n.hotkey !== this.hotkey && this.targetOf(n.hotkey) !== null);
@@ -783,9 +796,15 @@ export class Validator {
       isValidator: boolean;
     }[];
     history: { epoch: number; totalScore: number; meanScore: number; neurons: number }[];
+    chain: {
+      epoch: number;
+      block: number;
+      neurons: { uid: number; hotkey: string; stake: number; incentive: number; dividends: number; emission: number }[];
+    }[];
   }> {
     const mg = this.metagraph ?? (await this.syncMetagraph());
     const totals = await this.store.scoreTotalsByEpoch(50);
+    const chain = await this.store.metagraphHistory(50);
     return {
       netuid: mg.netuid,
       block: mg.block,
@@ -807,6 +826,18 @@ export class Validator {
         totalScore: t.total,
         meanScore: t.count ? t.total / t.count : 0,
         neurons: t.count,
+      })),
+      chain: chain.map((e) => ({
+        epoch: e.epoch,
+        block: e.block,
+        neurons: e.neurons.map(({ uid, hotkey, stake, incentive, dividends, emission }) => ({
+          uid,
+          hotkey,
+          stake,
+          incentive,
+          dividends,
+          emission,
+        })),
       })),
     };
   }

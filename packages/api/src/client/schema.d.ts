@@ -978,6 +978,19 @@ export interface paths {
                                 meanScore: number;
                                 neurons: number;
                             }[];
+                            /** @description the chain's figures per neuron at each past epoch, oldest first */
+                            chain?: {
+                                epoch: number;
+                                block: number;
+                                neurons: {
+                                    uid: number;
+                                    hotkey: string;
+                                    stake: number;
+                                    incentive: number;
+                                    dividends: number;
+                                    emission: number;
+                                }[];
+                            }[];
                         };
                     };
                 };

@@ -201,6 +201,27 @@ export function validatorMigrations(dialect: StoreDialect): Record<string, Migra
         await db.schema.alterTable("allocations").dropColumn("client_ref").execute();
       },
     },
+    "0003_metagraph_history": {
+      // The chain's figures per neuron at each of this validator's epochs, for the network page's charts over epochs.
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable("metagraph_history")
+          .addColumn("epoch", "integer", (c) => c.notNull())
+          .addColumn("block", "integer", (c) => c.notNull())
+          .addColumn("uid", "integer", (c) => c.notNull())
+          .addColumn("hotkey", "text", (c) => c.notNull())
+          .addColumn("stake", real, (c) => c.notNull())
+          .addColumn("incentive", real, (c) => c.notNull())
+          .addColumn("dividends", real, (c) => c.notNull())
+          .addColumn("emission", real, (c) => c.notNull())
+          .addColumn("trust", real, (c) => c.notNull())
+          .addPrimaryKeyConstraint("metagraph_history_pk", ["epoch", "uid"])
+          .execute();
+      },
+      async down(db: Kysely<unknown>) {
+        await db.schema.dropTable("metagraph_history").ifExists().execute();
+      },
+    },
   };
 }
 

@@ -14,6 +14,20 @@ export interface ValidatorDatabase {
   receipts: ReceiptsTable;
   probes: ProbesTable;
   validator_state: ValidatorStateTable;
+  metagraph_history: MetagraphHistoryTable;
+}
+
+/** One neuron's chain figures at one of this validator's epochs (stake and emission in TAO). */
+export interface MetagraphHistoryTable {
+  epoch: Int;
+  block: Int;
+  uid: Int;
+  hotkey: string;
+  stake: number;
+  incentive: number;
+  dividends: number;
+  emission: number;
+  trust: number;
 }
 
 type Bool01 = number;

@@ -198,6 +198,32 @@ describe.each(backends)("ValidatorStore on $name", (backend) => {
     }
   });
 
+  it("records the metagraph once per epoch and returns the last epochs oldest first", async () => {
+    const { store } = await backend.open();
+    try {
+      const neuron = (uid: number, incentive: number) => ({
+        uid,
+        hotkey: `h${uid}`,
+        stake: 1,
+        incentive,
+        dividends: 0,
+        emission: 0.5,
+        trust: 0,
+      });
+      await store.recordMetagraph(7, 140, [neuron(0, 0.25), neuron(1, 0.75)]);
+      await store.recordMetagraph(8, 160, [neuron(0, 0.5), neuron(1, 0.5)]);
+      await store.recordMetagraph(8, 161, [neuron(0, 0.9)]); // the same epoch again: kept as first recorded
+      const all = await store.metagraphHistory(10);
+      expect(all.map((e) => [e.epoch, e.block, e.neurons.map((x) => x.incentive)])).toEqual([
+        [7, 140, [0.25, 0.75]],
+        [8, 160, [0.5, 0.5]],
+      ]);
+      expect((await store.metagraphHistory(1)).map((e) => e.epoch)).toEqual([8]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it("finds an allocation by the caller's rental id", async () => {
     const { store } = await backend.open();
     try {

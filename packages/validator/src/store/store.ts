@@ -5,6 +5,7 @@ import pg from "pg";
 import { InCodeMigrationProvider, type StoreDialect } from "./migrations.ts";
 import type {
   AllocationsTable,
+  MetagraphHistoryTable,
   MinersTable,
   PogResultsTable,
   ReceiptsTable,
@@ -484,6 +485,47 @@ export class ValidatorStore {
       score: Number(r.score),
       allocated: Number(r.allocated),
     }));
+  }
+
+  /** The chain's figures of every neuron at `epoch` (kept once per epoch: a repeated epoch changes nothing). */
+  async recordMetagraph(epoch: number, block: number, neurons: Omit<MetagraphHistoryTable, "epoch" | "block">[]) {
+    if (neurons.length === 0) return;
+    await this.db
+      .insertInto("metagraph_history")
+      .values(neurons.map((n) => ({ ...n, epoch, block })))
+      .onConflict((oc) => oc.columns(["epoch", "uid"]).doNothing())
+      .execute();
+  }
+
+  /** The recorded metagraphs of the last `limit` epochs, oldest first, each with its neurons by uid. */
+  async metagraphHistory(limit = 50): Promise<{ epoch: number; block: number; neurons: MetagraphHistoryTable[] }[]> {
+    const epochs = await this.db
+      .selectFrom("metagraph_history")
+      .select("epoch")
+      .distinct()
+      .orderBy("epoch", "desc")
+      .limit(limit)
+      .execute();
+    if (epochs.length === 0) return [];
+    const rows = await this.db
+      .selectFrom("metagraph_history")
+      .selectAll()
+      .where(
+        "epoch",
+        "in",
+        epochs.map((e) => Number(e.epoch)),
+      )
+      .orderBy("epoch")
+      .orderBy("uid")
+      .execute();
+    const out = new Map<number, { epoch: number; block: number; neurons: MetagraphHistoryTable[] }>();
+    for (const r of rows) {
+      const n = { ...r, epoch: Number(r.epoch), block: Number(r.block), uid: Number(r.uid) };
+      const e = out.get(n.epoch) ?? { epoch: n.epoch, block: n.block, neurons: [] };
+      e.neurons.push(n);
+      out.set(n.epoch, e);
+    }
+    return [...out.values()];
   }
 
   /** Sum and number of the scores of each of the last `limit` scored epochs, oldest first. */

@@ -15,6 +15,8 @@ import { api, shortKey, unwrap } from "../api.ts";
 import { ErrorBox, Loading, Section } from "../components.tsx";
 import { href } from "../router.ts";
 
+const LINE_COLORS = ["#2563eb", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#db2777", "#65a30d", "#475569"];
+
 export function NetworkPage() {
   const q = useQuery({
     queryKey: ["network"],
@@ -25,6 +27,18 @@ export function NetworkPage() {
   if (!q.data) return <Loading what="metagraph" />;
   const n = q.data;
   const byUid = [...n.neurons].sort((a, b) => a.uid - b.uid);
+  // incentive of the UIDs that earn most now, one line each, over the recorded epochs
+  const epochs = n.chain ?? [];
+  const earned = new Set(epochs.flatMap((e) => e.neurons.filter((x) => x.incentive > 0).map((x) => x.uid)));
+  const top = [...(epochs.at(-1)?.neurons ?? [])]
+    .filter((x) => earned.has(x.uid))
+    .sort((a, b) => b.incentive - a.incentive)
+    .slice(0, LINE_COLORS.length)
+    .map((x) => x.uid);
+  const incentiveOverEpochs = epochs.map((e) => ({
+    epoch: e.epoch,
+    ...Object.fromEntries(e.neurons.filter((x) => top.includes(x.uid)).map((x) => [`uid ${x.uid}`, x.incentive])),
+  }));
   return (
     <>
       <Section title={`Metagraph${n.netuid !== undefined ? ` of subnet ${n.netuid}` : ""}`}>
@@ -91,6 +105,32 @@ export function NetworkPage() {
             </BarChart>
           </ResponsiveContainer>
         </div>
+      </Section>
+      <Section title="Incentive over epochs (chain)">
+        {incentiveOverEpochs.length > 1 && top.length > 0 ? (
+          <div className="chart" role="img" aria-label="incentive over epochs chart">
+            <ResponsiveContainer width="100%" height={240}>
+              <LineChart data={incentiveOverEpochs}>
+                <CartesianGrid strokeDasharray="3 3" />
+                <XAxis dataKey="epoch" />
+                <YAxis />
+                <Tooltip />
+                <Legend />
+                {top.map((uid, i) => (
+                  <Line
+                    key={uid}
+                    dataKey={`uid ${uid}`}
+                    stroke={LINE_COLORS[i]}
+                    dot={false}
+                    isAnimationActive={false}
+                  />
+                ))}
+              </LineChart>
+            </ResponsiveContainer>
+          </div>
+        ) : (
+          <p className="muted">Incentive is charted once two epochs are recorded and a UID has earned some.</p>
+        )}
       </Section>
       <Section title="Scores over epochs (this validator's view)">
         {n.history && n.history.length > 0 ? (
