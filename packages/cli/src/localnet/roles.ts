@@ -149,7 +149,7 @@ export function validatorSpec(
     "--pog.mean-interval",
     String(o.pogIntervalSec),
     "--pog.initial-delay",
-    "3",
+    "0", // a local network proves a new miner in the epoch its specs first arrive (npm start waits for it)
     "--health.interval-ms",
     "5000",
     "--metrics.host",
