@@ -477,7 +477,8 @@ export class RentalService {
         const warnAt = costForSeconds(rate, this.opts.lowBalanceWarnSec ?? 600);
         const unwarned = rentals.filter((r) => r.low_balance_warned === 0);
         if (balance < warnAt && unwarned.length > 0) {
-          await this.db
+          // only the process that flips the flag warns (another API replica may run the same pass)
+          const flipped = await this.db
             .updateTable("api_rentals")
             .set({ low_balance_warned: 1 })
             .where(
@@ -485,7 +486,9 @@ export class RentalService {
               "in",
               unwarned.map((r) => r.id),
             )
-            .execute();
+            .where("low_balance_warned", "=", 0)
+            .executeTakeFirst();
+          if (Number(flipped.numUpdatedRows) === 0) return;
           const secondsLeft = rate > 0 ? Math.floor((balance * 3600) / rate) : null;
           this.webhooks.emit(accountId, "rental.low_balance", {
             balanceMicro: balance,
