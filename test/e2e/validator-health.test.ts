@@ -3,11 +3,10 @@
 // as lost with the reason, the renter is told (event), and the end gets a countersigned receipt; a rental whose
 // miner vanishes entirely is ended too, its end receipt waiting until the miner answers again.
 import { join } from "node:path";
-import { allowSimulatedPog } from "@computemesh/pog";
 import { type AllocationEvent, Validator } from "@computemesh/validator";
 import { afterAll, describe, expect, it } from "vitest";
 import { storeBackends } from "../../packages/validator/src/store/test-backends.ts";
-import { register, startTestMiner, type TestMiner, testNet } from "./validator-harness.ts";
+import { register, startTestMiner, type TestMiner, testNet, testValidatorConfig } from "./validator-harness.ts";
 import { until } from "./chaos-helpers/processes.ts";
 
 const backends = await storeBackends();
@@ -29,21 +28,9 @@ describe.each(backends)("validator loop and allocation health on $name", (backen
       // A fresh store of this backend (its own PostgreSQL schema), handed to the validator by location.
       const fresh = await backend.open(join(net.dir, "v.db"));
       await fresh.store.close();
-      v = await Validator.start({
-        chain: net.chain.client(),
-        hotkey: keys.hotkey,
-        netuid: net.netuid,
-        db: fresh.location,
-        pgSchema: fresh.options.pgSchema,
-        epochBlocks: 2,
-        jobs: false,
-        metricsPort: 0,
-        pogSimulation: allowSimulatedPog({ network: "local", chainEndpoint: "embedded" }),
-        pog: { initialDelayMaxSec: 0, meanIntervalSec: 3600 },
-        health: { intervalMs: 200, timeoutMs: 1000, maxFailures: 2 },
-        specsTimeoutMs: 2000,
-        weights: { retryBaseMs: 0 },
-      });
+      v = await Validator.start(
+        testValidatorConfig(net, keys.hotkey, { db: fresh.location, pgSchema: fresh.options.pgSchema }),
+      );
       const validator = v;
       // Blocks alone drive the epoch: both machines get proven and weights land on chain.
       await net.chain.advanceBlocks(1);

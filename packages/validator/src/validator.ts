@@ -470,19 +470,7 @@ export class Validator {
     log.info({ block }, "epoch started");
     this.hyper = await this.chain.getHyperparams(this.options.netuid);
     const mg = await this.syncMetagraph();
-    await this.store.recordMetagraph(
-      epoch,
-      mg.block,
-      mg.neurons.map((n) => ({
-        uid: n.uid,
-        hotkey: n.hotkey,
-        stake: Number(n.stake) / 1e9,
-        incentive: n.incentive,
-        dividends: n.dividends,
-        emission: Number(n.emission) / 1e9,
-        trust: n.trust,
-      })),
-    );
+    await this.store.recordMetagraph(epoch, mg.block, mg.neurons.map(neuronFigures));
     const miners = await this.store.listMiners();
     const byHotkey = new Map(miners.map((m) => [m.hotkey, m]));
     const serving = mg.neurons.filter((n) => n.hotkey !== this.hotkey && this.targetOf(n.hotkey) !== null);
@@ -810,14 +798,8 @@ export class Validator {
       block: mg.block,
       epoch: Math.floor(mg.block / this.epochBlocks),
       neurons: mg.neurons.map((n) => ({
-        uid: n.uid,
-        hotkey: n.hotkey,
+        ...neuronFigures(n),
         coldkey: n.coldkey,
-        stake: Number(n.stake) / 1e9,
-        incentive: n.incentive,
-        dividends: n.dividends,
-        emission: Number(n.emission) / 1e9,
-        trust: n.trust,
         validatorPermit: n.validatorPermit,
         isValidator: n.validatorPermit && n.dividends > 0,
       })),
@@ -906,6 +888,19 @@ export class Validator {
   status(): Promise<StatusRow[]> {
     return buildStatus(this.store, { ttlMs: this.options.pog.ttlSec * 1000, now: this.now() });
   }
+}
+
+/** A neuron's chain figures as the network page shows them (stake and emission in TAO). */
+function neuronFigures(n: Metagraph["neurons"][number]) {
+  return {
+    uid: n.uid,
+    hotkey: n.hotkey,
+    stake: Number(n.stake) / 1e9,
+    incentive: n.incentive,
+    dividends: n.dividends,
+    emission: Number(n.emission) / 1e9,
+    trust: n.trust,
+  };
 }
 
 /** Probes that make up the uptime of a score sample. */
