@@ -45,6 +45,15 @@ describe.skipIf(!dockerOk || noPrivate !== null)("kill -9 of dockerd under cmesh
       60_000,
     );
 
+  /** The miner's /metrics value of `name` (its port is in the "metrics serving" log line). */
+  async function metric(name: string): Promise<number | undefined> {
+    const logLine = slot.proc!.logs.find((l) => l.includes('"msg":"metrics serving"'));
+    const url = (JSON.parse(logLine!) as { url: string }).url;
+    const text = await (await fetch(url)).text();
+    const sample = text.split("\n").find((l) => l.startsWith(`${name} `));
+    return sample === undefined ? undefined : Number(sample.slice(name.length + 1));
+  }
+
   /** Docker and the miner's live records agree, one to one, and every live rental is running. */
   async function assertAligned(): Promise<string[]> {
     const res = await status();
@@ -77,6 +86,8 @@ describe.skipIf(!dockerOk || noPrivate !== null)("kill -9 of dockerd under cmesh
     expect(during.status).toBe(503);
     if (!during.ok) expect(during.message).toMatch(/RUNTIME_UNREACHABLE/);
 
+    // operators see it in /metrics within one sweep (5 s)
+    await until("docker_up 0 in /metrics", async () => (await metric("cmesh_miner_docker_up")) === 0, 15_000, 200);
     const t0 = Date.now();
     await pd.startDaemon();
     // dockerd kills what it finds running after a crash; the miner's sweep (every 5 s) starts the rental again
@@ -85,6 +96,8 @@ describe.skipIf(!dockerOk || noPrivate !== null)("kill -9 of dockerd under cmesh
     expect(back.stdout).toBe("kept\n");
     console.log(`chaos-dockerd: rental reachable over SSH ${((Date.now() - t0) / 1000).toFixed(1)} s after dockerd restarted`);
     expect(await assertAligned()).toEqual([a.allocation_id]);
+    expect(await metric("cmesh_miner_docker_up")).toBe(1);
+    expect(await metric('cmesh_miner_rentals_realigned_total{action="restarted"}')).toBeGreaterThanOrEqual(1);
     await releaseAll([a.allocation_id]);
   }, 180_000);
 

@@ -34,6 +34,17 @@ export class MinerMetrics {
     buckets: [0.25, 0.5, 1, 2, 5, 10, 30],
     registers: [this.registry],
   });
+  readonly dockerUp = new Gauge({
+    name: "cmesh_miner_docker_up",
+    help: "1 when the last check of the rentals against Docker reached Docker, 0 when Docker did not answer",
+    registers: [this.registry],
+  });
+  readonly realigned = new Counter({
+    name: "cmesh_miner_rentals_realigned_total",
+    help: "Rental containers the miner started again or removed as orphans to match its records",
+    labelNames: ["action"] as const,
+    registers: [this.registry],
+  });
   readonly metagraphAge = new Gauge({
     name: "cmesh_miner_metagraph_block",
     help: "Block of the metagraph the access policy uses",

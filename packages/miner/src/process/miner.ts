@@ -251,6 +251,7 @@ export async function startMiner(input: MinerConfigInput, deps: MinerDeps): Prom
       log.error({ allocation: id }, "allocation lost while the miner was down: its container is gone");
     }
     log.info(reconcileReport, "reconciled allocations with Docker");
+    if (runtime.kind === "docker") metrics.dockerUp.set(1);
 
     // ---- axon -----------------------------------------------------------------------------------------------
     const access = { ...config.access, netuid: config.netuid };
@@ -435,6 +436,9 @@ export async function startMiner(input: MinerConfigInput, deps: MinerDeps): Prom
         if (runtime.kind !== "docker") return;
         try {
           const r = await manager.sweep();
+          metrics.dockerUp.set(1);
+          metrics.realigned.inc({ action: "restarted" }, r.restarted.length);
+          metrics.realigned.inc({ action: "orphan_removed" }, r.orphansRemoved.length);
           if (sweepFailing) log.info("Docker answers again; rentals checked");
           sweepFailing = false;
           if (r.lost.length + r.restarted.length + r.orphansRemoved.length > 0) {
@@ -443,6 +447,7 @@ export async function startMiner(input: MinerConfigInput, deps: MinerDeps): Prom
         } catch (e) {
           if (!sweepFailing) log.error({ err: e }, "could not check rentals against Docker");
           sweepFailing = true;
+          metrics.dockerUp.set(isCmeshError(e, "RUNTIME_UNREACHABLE") ? 0 : 1);
         }
       })().finally(() => {
         passRunning = false;
