@@ -132,6 +132,9 @@ describe("webhook outbox", () => {
     expect(failed.attempts).toBe(3); // the first try and 2 retries
     expect(failed.last_error).toBe("the receiver answered 500");
     expect(sink.calls).toBe(3);
+    const metrics = await (await fetch(`${api.url}/metrics`)).text();
+    expect(metrics).toContain('cmesh_api_webhook_attempts_total{result="retry"} 2');
+    expect(metrics).toContain('cmesh_api_webhook_attempts_total{result="failed"} 1');
 
     // Deleted: no event is sent to it any more.
     expect((await call("DELETE", `/v1/webhooks/${hook.body.id}`)).status).toBe(200);

@@ -28,6 +28,12 @@ export function createApiMetrics() {
       help: "metering passes",
       registers: [registry],
     }),
+    webhookAttempts: new Counter({
+      name: "cmesh_api_webhook_attempts_total",
+      help: "webhook delivery attempts by result (delivered, retry, failed)",
+      labelNames: ["result"] as const,
+      registers: [registry],
+    }),
   };
 }
 export type ApiMetrics = ReturnType<typeof createApiMetrics>;

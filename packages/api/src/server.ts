@@ -83,6 +83,7 @@ export async function buildApiApp(opts: ApiServerOptions) {
   const metrics = createApiMetrics();
   const webhooks = new WebhookDispatcher(db, logger.child({ component: "webhooks" }), {
     ...opts.webhooks,
+    onAttempt: (result) => metrics.webhookAttempts.inc({ result }),
     nowSec: () => Math.floor(clock.now() / 1000),
   });
   const rentals = new RentalService(

@@ -129,6 +129,8 @@ export class WebhookDispatcher {
       /** How often due deliveries are looked for (default 1 s; 0: only when an event is emitted). */
       pollMs?: number;
       nowSec?: () => number;
+      /** Counts attempts by result (the API's /metrics). */
+      onAttempt?: (result: "delivered" | "retry" | "failed") => void;
     } = {},
   ) {}
 
@@ -266,6 +268,7 @@ export class WebhookDispatcher {
       await res.arrayBuffer().catch(() => undefined);
       if (res.ok) {
         await this.settle(d.id, { delivered_at: now(), last_error: null });
+        this.opts.onAttempt?.("delivered");
         return;
       }
       error = `the receiver answered ${res.status}`;
@@ -274,6 +277,7 @@ export class WebhookDispatcher {
     }
     const retries = this.opts.retries ?? 3;
     this.logger.warn({ url: d.url, attempt: attempts, error }, "webhook delivery failed");
+    this.opts.onAttempt?.(attempts > retries ? "failed" : "retry");
     if (attempts > retries) {
       await this.settle(d.id, { failed_at: now(), last_error: error });
     } else {
