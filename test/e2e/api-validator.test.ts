@@ -6,7 +6,7 @@ import { Validator } from "@computemesh/validator";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAccount, startApiServer, type ApiServer } from "../../packages/api/src/index.ts";
-import { sampleSshPublicKey } from "../../packages/api/src/testing/harness.ts";
+import { callApi, sampleSshPublicKey } from "../../packages/api/src/testing/harness.ts";
 import {
   register,
   startTestMiner,
@@ -23,14 +23,7 @@ describe("renter API over a real Validator", () => {
   let api: ApiServer;
   let key: string;
   const miners: TestMiner[] = [];
-  const call = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(api.url + path, {
-      method,
-      headers: { authorization: `Bearer ${key}`, ...(body ? { "content-type": "application/json" } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    return { status: res.status, body: await res.json() };
-  };
+  const call = (method: string, path: string, body?: unknown) => callApi(api.url, key, method, path, body);
 
   beforeAll(async () => {
     net = await testNet();

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { createAccount, startApiServer, verifyWebhook } from "../../packages/api/src/index.ts";
-import { sampleSshPublicKey } from "../../packages/api/src/testing/harness.ts";
+import { callApi, sampleSshPublicKey } from "../../packages/api/src/testing/harness.ts";
 import {
   InMemoryMarketDouble,
   sampleMachines,
@@ -65,12 +65,7 @@ describe("webhook outbox", () => {
 
     let api = await start();
     const { apiKey } = await createAccount(api.db, { name: "dora", initialCredits: 10 });
-    const call = (method: string, path: string, body?: unknown) =>
-      fetch(api.url + path, {
-        method,
-        headers: { authorization: `Bearer ${apiKey}`, ...(body ? { "content-type": "application/json" } : {}) },
-        body: body ? JSON.stringify(body) : undefined,
-      }).then(async (r) => ({ status: r.status, body: await r.json() }));
+    const call = (method: string, path: string, body?: unknown) => callApi(api.url, apiKey, method, path, body);
     const hook = await call("POST", "/v1/webhooks", { url: sink.url, events: ["rental.started"] });
     expect(hook.status).toBe(201);
 
@@ -112,12 +107,7 @@ describe("webhook outbox", () => {
     });
     closers.push(() => api.close());
     const { apiKey } = await createAccount(api.db, { name: "eve", initialCredits: 10 });
-    const call = (method: string, path: string, body?: unknown) =>
-      fetch(api.url + path, {
-        method,
-        headers: { authorization: `Bearer ${apiKey}`, ...(body ? { "content-type": "application/json" } : {}) },
-        body: body ? JSON.stringify(body) : undefined,
-      }).then(async (r) => ({ status: r.status, body: await r.json().catch(() => null) }));
+    const call = (method: string, path: string, body?: unknown) => callApi(api.url, apiKey, method, path, body);
     const hook = await call("POST", "/v1/webhooks", { url: sink.url });
     sink.status = 500;
     const [a, b] = backend.machines.filter((x) => x.verified);

@@ -27,7 +27,7 @@ describe.skipIf(!dockerOk || noPrivate !== null)("kill -9 of dockerd under cmesh
     pd = await PrivateDockerd.start([RENTAL_IMAGE]);
     mn = new MinerNet(pd.socket);
     await mn.open("chd");
-    slot = await mn.addMiner(42660, ["--no-jobs", "--docker.socket", pd.socket]);
+    slot = await mn.addMiner(42660, ["--no-jobs"]);
     renter = await makeKeyPair();
     await mn.start(slot);
   }, 180_000);

@@ -15,6 +15,7 @@ import {
   ensureJobTestImage,
   removeJobContainers,
 } from "../../packages/miner/src/jobs/testing/docker-test-env.ts";
+import { callApi } from "../../packages/api/src/testing/harness.ts";
 import { register, specsFor, type TestNet, testNet } from "./validator-harness.ts";
 import { until } from "./chaos-helpers/processes.ts";
 
@@ -31,14 +32,7 @@ describe.skipIf(!usable)("a renter runs a job through the API on a real miner", 
   let image: string;
   let minerHotkey: string;
 
-  const call = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(api.url + path, {
-      method,
-      headers: { authorization: `Bearer ${key}`, ...(body ? { "content-type": "application/json" } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    return { status: res.status, body: await res.json() };
-  };
+  const call = (method: string, path: string, body?: unknown) => callApi(api.url, key, method, path, body);
 
   beforeAll(async () => {
     image = await ensureJobTestImage(docker);

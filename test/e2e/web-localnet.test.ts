@@ -2,22 +2,20 @@
 // the renter API serving the UI). In the browser: search → rent → the page shows an `ssh` command → OpenSSH logs
 // in through it → release → the rental is gone; the network page shows every UID. Screenshots of each page go
 // to test-results/web-localnet/. Needs Docker (a failure, not a skip, when CMESH_REQUIRE_DOCKER=1) and chromium.
-import { type ChildProcessWithoutNullStreams, execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { portPlan } from "../../packages/cli/src/localnet/options.ts";
-import { portFree } from "../../packages/cli/src/localnet/probes.ts";
+import { startTestLocalnet, type TestLocalnet } from "../../packages/cli/src/localnet/testing.ts";
 import { requireDockerOrSkip } from "../../packages/miner/src/testing/docker-gate.ts";
 import { CHROMIUM, launchTestChromium } from "./browser.ts";
 
 const dockerOk = await requireDockerOrSkip("e2e web UI on the local network");
 if (!existsSync(CHROMIUM)) console.warn(`web-localnet: no chromium at ${CHROMIUM}; SKIPPED`);
 const ROOT = join(import.meta.dirname, "..", "..");
-const CMESH = join(ROOT, "bin", "cmesh.js");
 const SHOTS = join(ROOT, "test-results", "web-localnet");
 const run = promisify(execFile);
 
@@ -29,77 +27,25 @@ interface StatusJson {
   miners: { hotkey: string; uid: number }[];
 }
 
-async function freeBase(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
-    const ports = portPlan(base)
-      .all(2, 3)
-      .map((p) => p.port);
-    if ((await Promise.all(ports.map(portFree))).every(Boolean)) return base;
-  }
-  throw new Error("no free base port");
-}
-
-function startLocalnet(
-  args: string[],
-): Promise<{ child: ChildProcessWithoutNullStreams; exited: Promise<unknown> }> {
-  const child = spawn(process.execPath, [CMESH, "localnet", ...args], { cwd: ROOT });
-  const out: string[] = [];
-  const exited = new Promise((r) => child.once("exit", r));
-  child.stderr.on("data", (c: Buffer) => out.push(c.toString()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`localnet not up in 150 s:\n${out.join("")}`)), 150_000);
-    child.stdout.on("data", (c: Buffer) => {
-      out.push(c.toString());
-      if (out.join("").includes("ComputeMesh local network is up")) {
-        clearTimeout(timer);
-        resolve({ child, exited });
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`localnet exited (${code}) before it was up:\n${out.join("")}`));
-    });
-  });
-}
-
 describe.skipIf(!dockerOk || !existsSync(CHROMIUM))("web UI on `cmesh localnet` (Playwright)", () => {
   const dir = mkdtempSync(join(tmpdir(), "cmesh-web-localnet-"));
   const keyPath = join(dir, "renter_key");
-  let net: { child: ChildProcessWithoutNullStreams; exited: Promise<unknown> } | undefined;
+  let net: TestLocalnet | undefined;
   let status: StatusJson;
   let ctx: BrowserContext;
   let page: Page;
 
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
-    const stateDir = join(dir, ".cmesh");
-    net = await startLocalnet([
-      "--dir",
-      stateDir,
-      "--base-port",
-      String(await freeBase()),
-      "--block-time",
-      "250",
-    ]);
-    const { stdout } = await run(
-      process.execPath,
-      [CMESH, "localnet", "status", "--json", "--dir", stateDir],
-      {
-        cwd: ROOT,
-      },
-    );
-    status = JSON.parse(stdout);
+    net = await startTestLocalnet({ dir: join(dir, ".cmesh"), extraArgs: ["--block-time", "250"] });
+    status = (await net.status()) as StatusJson;
     await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "renter@web-localnet", "-f", keyPath]);
     ({ ctx, page } = await launchTestChromium());
   }, 200_000);
 
   afterAll(async () => {
     await ctx?.close();
-    if (net && net.child.exitCode === null) {
-      net.child.kill("SIGINT");
-      await net.exited;
-    }
+    await net?.stop();
   }, 60_000);
 
   it("search → rent → ssh in with OpenSSH → release → gone", async () => {

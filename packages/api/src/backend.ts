@@ -1,6 +1,7 @@
 import type {
   AllocationEvent,
   AllocationView,
+  ChainEpochView,
   JobSpecInput,
   JobView,
   MachineView,
@@ -45,11 +46,7 @@ export interface NetworkView {
     neurons: number;
   }[];
   /** The chain's figures per neuron at each past epoch, oldest first, for the charts over epochs. */
-  chain?: {
-    epoch: number;
-    block: number;
-    neurons: { uid: number; hotkey: string; stake: number; incentive: number; dividends: number; emission: number }[];
-  }[];
+  chain?: ChainEpochView[];
 }
 /** A machine's proof-of-GPU and score history (optional backend extension). */
 export interface MachineHistoryView {

@@ -34,4 +34,10 @@ export {
 } from "./scoring.ts";
 export { buildStatus, type StatusRow } from "./status.ts";
 export { ValidatorStore } from "./store/store.ts";
-export { type EpochReport, type JobSpecInput, type MachineView, Validator } from "./validator.ts";
+export {
+  type ChainEpochView,
+  type EpochReport,
+  type JobSpecInput,
+  type MachineView,
+  Validator,
+} from "./validator.ts";

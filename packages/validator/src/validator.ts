@@ -59,6 +59,13 @@ export interface MachineView {
   diskGiB: number;
 }
 
+/** The chain's figures per neuron at one of this validator's epochs (stake and emission in TAO). */
+export interface ChainEpochView {
+  epoch: number;
+  block: number;
+  neurons: { uid: number; hotkey: string; stake: number; incentive: number; dividends: number; emission: number }[];
+}
+
 export interface JobSpecInput {
   image: string;
   command: string[];
@@ -784,11 +791,7 @@ export class Validator {
       isValidator: boolean;
     }[];
     history: { epoch: number; totalScore: number; meanScore: number; neurons: number }[];
-    chain: {
-      epoch: number;
-      block: number;
-      neurons: { uid: number; hotkey: string; stake: number; incentive: number; dividends: number; emission: number }[];
-    }[];
+    chain: ChainEpochView[];
   }> {
     const mg = this.metagraph ?? (await this.syncMetagraph());
     const totals = await this.store.scoreTotalsByEpoch(50);

@@ -35,7 +35,7 @@ export class MinerNet {
   /** Every line every miner process printed (for the secrets suite). */
   readonly allLogs: string[] = [];
 
-  /** `dockerSocket`: the daemon the miners use (pass `--docker.socket` in their extra args to match). */
+  /** `dockerSocket`: the daemon the miners use (each miner gets `--docker.socket` with it). */
   constructor(readonly dockerSocket = "/var/run/docker.sock") {
     this.docker = new Docker({ socketPath: dockerSocket });
   }
@@ -88,6 +88,8 @@ export class MinerNet {
       "0",
       "--miner.min-validator-stake",
       "1000",
+      "--docker.socket",
+      this.dockerSocket,
       ...extra,
     ];
     const slot: MinerSlot = {

@@ -19,6 +19,23 @@ function u32(n: number): Buffer {
   return b;
 }
 
+/** One request to a renter API with a bearer key and an optional JSON body; the answer's JSON (null if none). */
+export async function callApi(
+  url: string,
+  key: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  // biome-ignore lint/suspicious/noExplicitAny: tests read whatever the route answers
+): Promise<{ status: number; body: any }> {
+  const res = await fetch(url + path, {
+    method,
+    headers: { authorization: `Bearer ${key}`, ...(body ? { "content-type": "application/json" } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return { status: res.status, body: await res.json().catch(() => null) };
+}
+
 export interface Harness {
   api: ApiServer;
   backend: InMemoryMarketDouble;
